@@ -1,0 +1,3 @@
+#!/bin/sh
+# Dayu controller (stand-in)
+cat /opt/dayu/controller/BUILD_INFO

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Dayu face-detection (stand-in)
+cat /opt/dayu/face-detection/BUILD_INFO

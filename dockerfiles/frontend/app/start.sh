@@ -1,0 +1,3 @@
+#!/bin/sh
+# Dayu frontend (stand-in)
+cat /opt/dayu/frontend/BUILD_INFO

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Dayu monitor (stand-in)
+cat /opt/dayu/monitor/BUILD_INFO

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Dayu scheduler (stand-in)
+cat /opt/dayu/scheduler/BUILD_INFO

@@ -1,0 +1,208 @@
+/**
+ * The estate catalog: one declarative YAML file (`estate.yaml`) that lists every image, mirror and
+ * variant. This module defines its shape, validates it against a JSON Schema (ajv) and returns typed
+ * data. It reads no files itself: the caller passes the text.
+ */
+import Ajv, { ErrorObject } from "ajv";
+import { parse as parseYaml } from "yaml";
+
+/** Where a build's base image comes from. Exactly one key is set. */
+export interface BaseSpec {
+  /** Another image of the estate, by catalog name: passed by digest of the same platform's build. */
+  image?: string;
+  /** A mirrored third-party image, by mirror name: passed by digest of the mirrored copy. */
+  mirror?: string;
+  /** An external image, which must be pinned: `host/repo[:tag]@sha256:...`. */
+  external?: string;
+}
+
+/** Settings that can differ per platform and per variant. */
+export interface BuildOverride {
+  /** Dockerfile path relative to the image's context. */
+  dockerfile?: string;
+  base?: BaseSpec;
+  /** Extra build args, merged over the image's. */
+  buildArgs?: Record<string, string>;
+}
+
+/** A named variant: a set of tags with a suffix whose builds may differ on some platforms. */
+export interface VariantDef {
+  name: string;
+  /** Appended to every tag of an image for this variant, e.g. `-jp5`. */
+  tagSuffix: string;
+  description?: string;
+}
+
+/** A third-party image copied into the private registry. */
+export interface MirrorDef {
+  name: string;
+  /** Upstream reference for humans and for the pin, e.g. `docker.io/library/redis:7.2`. */
+  source: string;
+  /** Pinned digest of the upstream index; a stack can pin (or re-point) it with `mirrorSources`. */
+  digest?: string;
+  /** Repository in the private registry, e.g. `redis` (registry root) or `ultralytics/ultralytics`. */
+  repository: string;
+  tags: string[];
+  /** Platforms the mirrored copy must contain. */
+  platforms: string[];
+}
+
+/** One image of the estate. */
+export interface ImageDef {
+  /** Unique name; also the default repository suffix. */
+  name: string;
+  /** Repository path in the private registry. Default: `<namespace>/<name>`. */
+  repository?: string;
+  /** Build context, relative to the catalog file (a stack may re-point it with `contexts`). */
+  context: string;
+  /** Dockerfile relative to the context. Default: `Dockerfile`. */
+  dockerfile?: string;
+  /** An Atom-style chain: folder (relative to the context) of `<num>-Dockerfile-<descriptor>` files. */
+  chain?: string;
+  platforms: string[];
+  /** Tags of the multi-arch index; `${release}` is replaced by the stack's release. */
+  tags: string[];
+  buildArgs?: Record<string, string>;
+  base?: BaseSpec;
+  /** Build arg that receives the pinned base reference. Default: `BASE_IMAGE`. */
+  baseArg?: string;
+  /** Dockerfile stage to build. */
+  target?: string;
+  /** Names of estate variants this image also publishes (besides its default tags). */
+  variants?: string[];
+  /** Per-platform settings, e.g. a different Dockerfile for arm64. */
+  platformOverrides?: Record<string, BuildOverride>;
+  /** Per-variant, per-platform settings: `{ jp5: { "linux/arm64": { base: ... } } }`. */
+  variantOverrides?: Record<string, Record<string, BuildOverride>>;
+}
+
+export interface Catalog {
+  /** Repository prefix for images without an explicit repository. */
+  namespace: string;
+  variants?: VariantDef[];
+  mirrors?: MirrorDef[];
+  images: ImageDef[];
+}
+
+const stringMap = { type: "object", additionalProperties: { type: "string" } };
+const baseSpec = {
+  type: "object",
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: {
+    image: { type: "string", minLength: 1 },
+    mirror: { type: "string", minLength: 1 },
+    external: { type: "string", minLength: 1 },
+  },
+};
+const override = {
+  type: "object",
+  additionalProperties: false,
+  properties: { dockerfile: { type: "string", minLength: 1 }, base: baseSpec, buildArgs: stringMap },
+};
+const platform = { type: "string", pattern: "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" };
+const nameString = { type: "string", pattern: "^[a-z0-9][a-z0-9._-]*$" };
+
+/** JSON Schema of the catalog (also usable by editors: see `estate.schema.json`). */
+export const catalogSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "Dayu image estate catalog",
+  type: "object",
+  additionalProperties: false,
+  required: ["namespace", "images"],
+  properties: {
+    namespace: { type: "string", minLength: 1 },
+    variants: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "tagSuffix"],
+        properties: {
+          name: nameString,
+          tagSuffix: { type: "string", pattern: "^[\\w.-]+$" },
+          description: { type: "string" },
+        },
+      },
+    },
+    mirrors: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "source", "repository", "tags", "platforms"],
+        properties: {
+          name: nameString,
+          source: { type: "string", minLength: 1 },
+          digest: { type: "string" },
+          repository: { type: "string", minLength: 1 },
+          tags: { type: "array", minItems: 1, items: { type: "string" } },
+          platforms: { type: "array", minItems: 1, items: platform },
+        },
+      },
+    },
+    images: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "context", "platforms", "tags"],
+        properties: {
+          name: nameString,
+          repository: { type: "string", minLength: 1 },
+          context: { type: "string", minLength: 1 },
+          dockerfile: { type: "string", minLength: 1 },
+          chain: { type: "string", minLength: 1 },
+          platforms: { type: "array", minItems: 1, uniqueItems: true, items: platform },
+          tags: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+          buildArgs: stringMap,
+          base: baseSpec,
+          baseArg: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+          target: { type: "string", minLength: 1 },
+          variants: { type: "array", uniqueItems: true, items: { type: "string" } },
+          platformOverrides: { type: "object", additionalProperties: override },
+          variantOverrides: {
+            type: "object",
+            additionalProperties: { type: "object", additionalProperties: override },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true }).compile(catalogSchema);
+
+function describe(e: ErrorObject, data: unknown): string {
+  // Name the image (or mirror) by its `name` rather than by index when we can.
+  const parts = e.instancePath.split("/").slice(1);
+  let where = "";
+  let node: unknown = data;
+  for (const p of parts) {
+    node = (node as Record<string, unknown> | undefined)?.[p];
+    const name = (node as { name?: unknown } | undefined)?.name;
+    where += /^\d+$/.test(p) ? `[${typeof name === "string" ? name : p}]` : `.${p}`;
+  }
+  const extra =
+    e.keyword === "additionalProperties"
+      ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")`
+      : "";
+  return `${where.replace(/^\./, "") || "(top level)"}: ${e.message}${extra}`;
+}
+
+/** Parses and validates catalog YAML. Errors name the file and the offending path. */
+export function parseCatalog(text: string, file: string): Catalog {
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (err) {
+    throw new Error(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  if (!validate(data)) {
+    const msgs = (validate.errors ?? []).map((e) => `  - ${describe(e, data)}`);
+    throw new Error(`${file}: the catalog does not match its schema:\n${msgs.join("\n")}`);
+  }
+  return data as unknown as Catalog;
+}

@@ -1,0 +1,618 @@
+#!/usr/bin/env bash
+# Local services a Pulumi stack of this repo builds against, on this machine, loopback only:
+#   - registry         TLS + htpasswd distribution registry (Debian docker-registry) on 127.0.0.1:5443
+#   - buildkitd-amd64  BuildKit daemon (OCI worker, linux/amd64 only), mTLS on tcp://127.0.0.1:9101
+#   - buildkitd-arm64  BuildKit daemon (OCI worker, linux/arm64 only, RUN steps under QEMU user
+#                      emulation through binfmt_misc), mTLS on tcp://127.0.0.1:9102
+# plus everything they need: a local CA (trusted by the system store so Go programs on the host trust
+# the registry), server and client certificates, generated registry credentials, the qemu-aarch64
+# binfmt handler, and the buildx `remote` builders dayu-amd64 / dayu-arm64 (in DOCKER_CONFIG=.local/docker,
+# so ~/.docker is never touched).
+#
+# Usage: scripts/local-services.sh start|stop|status|env
+#   start   idempotent; leaves healthy services alone, (re)starts the others, waits for readiness
+#   stop    SIGTERM, bounded wait, then SIGKILL; idempotent
+#   status  one line per service; exit 0 only when all three are up
+#   env     `export` lines to eval: eval "$(scripts/local-services.sh env)"
+#
+# Environment overrides: DAYU_REGISTRY_PORT (5443), DAYU_BUILDKIT_AMD64_PORT (9101),
+# DAYU_BUILDKIT_ARM64_PORT (9102), DAYU_START_TIMEOUT (seconds per service, 90), DAYU_TOOLS_DIR (.tools).
+# Everything it writes lives under <repo>/.local/, except the CA copy in
+# /usr/local/share/ca-certificates/dayu-local-ca.crt (and the binfmt_misc registration).
+# Needs root (system trust store, binfmt_misc, rootful BuildKit). The registry password is never printed.
+# shellcheck disable=SC2016  # single-quoted snippets for bash -c and eval are meant to expand later
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_BIN="${DAYU_TOOLS_DIR:-$ROOT/.tools}/bin"
+LOCAL="$ROOT/.local"
+PKI="$LOCAL/pki"
+REG_DIR="$LOCAL/registry"
+BK_DIR="$LOCAL/buildkit"
+DOCKER_DIR="$LOCAL/docker"
+LOGS="$LOCAL/logs"
+RUN="$LOCAL/run"
+CREDS="$LOCAL/credentials.env"
+
+REG_PORT="${DAYU_REGISTRY_PORT:-5443}"
+declare -A BK_PORT=([amd64]="${DAYU_BUILDKIT_AMD64_PORT:-9101}" [arm64]="${DAYU_BUILDKIT_ARM64_PORT:-9102}")
+REG_ADDR="127.0.0.1:$REG_PORT"
+REG_USER_NAME="dayu"
+TIMEOUT="${DAYU_START_TIMEOUT:-90}"
+
+CA_CRT="$PKI/ca.crt"
+CA_KEY="$PKI/ca.key"
+SYSTEM_CA="/usr/local/share/ca-certificates/dayu-local-ca.crt"
+REG_CONFIG="$REG_DIR/config.yml"
+HTPASSWD="$REG_DIR/htpasswd"
+REGISTRY_BIN="/usr/bin/docker-registry"
+BUILDKITD_BIN="$TOOLS_BIN/buildkitd"
+BUILDX_BIN="$TOOLS_BIN/buildx"
+# The daemons get a clean environment (no REGISTRY_* or OTEL_* variables of the caller leak into them:
+# distribution reads REGISTRY_* variables as configuration overrides).
+SAFE_PATH="$TOOLS_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+SERVICES=(registry buildkitd-amd64 buildkitd-arm64)
+declare -A STARTED=()   # services launched by this run of `start` (the others were left alone)
+
+log() { printf '[local-services] %s\n' "$*"; }
+warn() { printf '[local-services] WARNING: %s\n' "$*" >&2; }
+die() { printf '[local-services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- small helpers -----------------------------------------------------------------------------------
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for SECONDS CMD...: poll CMD every half second until it succeeds or the time is up.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# write_if_changed FILE MODE: replace FILE with stdin when the content differs; true when it changed.
+write_if_changed() {
+  local file="$1" mode="$2" tmp
+  tmp="$(mktemp "$file.XXXXXX")"
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [[ -f "$file" ]] && cmp -s "$tmp" "$file"; then rm -f "$tmp"; chmod "$mode" "$file"; return 1; fi
+  mv -f "$tmp" "$file"
+  return 0
+}
+
+# --- service identity ----------------------------------------------------------------------------------
+
+svc_pidfile() { echo "$RUN/$1.pid"; }
+svc_log() { echo "$LOGS/$1.log"; }
+svc_arch() { echo "${1#buildkitd-}"; }
+svc_port() { if [[ "$1" == registry ]]; then echo "$REG_PORT"; else echo "${BK_PORT[$(svc_arch "$1")]}"; fi; }
+svc_config() { if [[ "$1" == registry ]]; then echo "$REG_CONFIG"; else echo "$BK_DIR/$(svc_arch "$1")/buildkitd.toml"; fi; }
+svc_address() {
+  if [[ "$1" == registry ]]; then echo "https://$REG_ADDR"
+  else echo "tcp://127.0.0.1:$(svc_port "$1") (builder dayu-$(svc_arch "$1"))"; fi
+}
+
+# pid_is_svc PID SERVICE: PID is alive (not a zombie) and is this repo's instance of SERVICE, recognised
+# by its config file path on the command line.
+pid_is_svc() {
+  local pid="$1" svc="$2" cmd state
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
+  [[ -n "$state" && "$state" != Z && "$state" != X ]] || return 1
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ "$cmd" == *"$(svc_config "$svc")"* ]]
+}
+
+# svc_pid SERVICE: print the pid of the running instance, from its pid file or, when the pid file is
+# missing or stale, from whoever listens on its port if that is this repo's instance (the pid file is
+# then rewritten). A stale pid file is removed. Prints nothing when it is not running.
+svc_pid() {
+  local svc="$1" pidfile pid=""
+  pidfile="$(svc_pidfile "$svc")"
+  if [[ -f "$pidfile" ]]; then
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if pid_is_svc "$pid" "$svc"; then echo "$pid"; return; fi
+    rm -f "$pidfile"
+  fi
+  pid="$(listener_pid "$(svc_port "$svc")")"
+  if [[ -n "$pid" ]] && pid_is_svc "$pid" "$svc"; then
+    echo "$pid" >"$pidfile"
+    echo "$pid"
+  fi
+}
+
+# listener_pid PORT: pid of the process listening on TCP PORT (any address), if any.
+listener_pid() {
+  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true
+}
+
+# launch SERVICE CMD...: start CMD detached (own session, survives the calling shell), output appended
+# to the service's log, pid in its pid file.
+launch() {
+  local svc="$1"; shift
+  local pidfile logfile
+  pidfile="$(svc_pidfile "$svc")"; logfile="$(svc_log "$svc")"
+  rm -f "$pidfile"
+  printf '\n===== %s: %s starting =====\n' "$(date '+%F %T')" "$svc" >>"$logfile"
+  # bash writes its own pid (setsid may have forked) and execs into the daemon: the pid stays valid.
+  # fd 9 (the lock) is closed so the daemon does not hold it.
+  setsid bash -c 'echo $$ >"$0"; exec nohup "$@"' "$pidfile" \
+    env -i PATH="$SAFE_PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 "$@" \
+    </dev/null >>"$logfile" 2>&1 9>&- &
+  wait_for 5 test -s "$pidfile" || fail "$svc" "did not start (no pid file)"
+  STARTED[$svc]=1
+}
+
+# fail SERVICE MESSAGE: print the tail of SERVICE's log and exit non-zero naming it.
+fail() {
+  local svc="$1" msg="$2" logfile
+  logfile="$(svc_log "$svc")"
+  printf '[local-services] ERROR: %s: %s\n' "$svc" "$msg" >&2
+  if [[ -f "$logfile" ]]; then
+    printf '[local-services] last lines of %s:\n' "$logfile" >&2
+    tail -n 40 "$logfile" | sed 's/^/    /' >&2
+  fi
+  exit 1
+}
+
+# stop_svc SERVICE: SIGTERM, up to 20 s, then SIGKILL to its whole process group.
+stop_svc() {
+  local svc="$1" pid
+  pid="$(svc_pid "$svc")"
+  if [[ -z "$pid" ]]; then
+    log "$svc: not running"
+    rm -f "$(svc_pidfile "$svc")"
+    return
+  fi
+  log "$svc: stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_for 20 bash -c '! kill -0 "$1" 2>/dev/null || [[ "$(awk "{print \$3}" /proc/$1/stat 2>/dev/null)" == Z ]]' _ "$pid"; then
+    warn "$svc: still alive after 20 s, sending SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    wait_for 5 bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid" || warn "$svc: pid $pid did not exit"
+  fi
+  rm -f "$(svc_pidfile "$svc")"
+  log "$svc: stopped"
+}
+
+# --- PKI -------------------------------------------------------------------------------------------
+
+# gen_leaf NAME CN EXTENDED_KEY_USAGE [SUBJECT_ALT_NAME]: key + certificate signed by the local CA.
+gen_leaf() {
+  local name="$1" cn="$2" eku="$3" san="${4:-}" ext
+  ext="basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=$eku
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid"
+  [[ -n "$san" ]] && ext+=$'\n'"subjectAltName=$san"
+  (umask 077 && openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -keyout "$PKI/$name.key" -out "$PKI/$name.csr" -subj "/O=dayu local/CN=$cn" 2>/dev/null)
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$CA_CRT" -CAkey "$CA_KEY" -set_serial "0x$(openssl rand -hex 16)" \
+    -days 825 -sha256 -out "$PKI/$name.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
+  rm -f "$PKI/$name.csr"
+  chmod 0600 "$PKI/$name.key"
+  chmod 0644 "$PKI/$name.crt"
+}
+
+# leaf_ok NAME: certificate and key exist, chain to the current CA and are valid for 30 more days.
+leaf_ok() {
+  [[ -s "$PKI/$1.crt" && -s "$PKI/$1.key" ]] \
+    && openssl verify -CAfile "$CA_CRT" "$PKI/$1.crt" >/dev/null 2>&1 \
+    && openssl x509 -in "$PKI/$1.crt" -noout -checkend 2592000 >/dev/null 2>&1
+}
+
+# ensure_pki: CA, registry server cert, buildkitd server cert, buildx client cert; CA in the system store.
+# Sets PKI_CHANGED=1 when a server certificate was (re)issued (running daemons must be restarted).
+PKI_CHANGED=0
+ensure_pki() {
+  mkdir -p "$PKI"; chmod 0700 "$PKI"
+  if ! [[ -s "$CA_CRT" && -s "$CA_KEY" ]] || ! openssl x509 -in "$CA_CRT" -noout -checkend 2592000 >/dev/null 2>&1; then
+    log "generating the local CA ($CA_CRT)"
+    (umask 077 && openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+      -keyout "$CA_KEY" -out "$CA_CRT" -days 3650 -sha256 -subj "/O=dayu local/CN=dayu local CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null)
+    chmod 0600 "$CA_KEY"; chmod 0644 "$CA_CRT"
+    rm -f "$PKI"/registry.crt "$PKI"/buildkitd.crt "$PKI"/buildkit-client.crt
+  fi
+  if ! leaf_ok registry; then
+    log "issuing the registry server certificate (localhost, 127.0.0.1)"
+    gen_leaf registry localhost serverAuth "DNS:localhost,IP:127.0.0.1"
+    PKI_CHANGED=1
+  fi
+  if ! leaf_ok buildkitd; then
+    log "issuing the buildkitd server certificate (localhost, 127.0.0.1)"
+    gen_leaf buildkitd buildkitd serverAuth "DNS:localhost,IP:127.0.0.1"
+    PKI_CHANGED=1
+  fi
+  if ! leaf_ok buildkit-client; then
+    log "issuing the buildx client certificate"
+    gen_leaf buildkit-client buildx clientAuth
+  fi
+  if ! cmp -s "$CA_CRT" "$SYSTEM_CA" 2>/dev/null; then
+    log "trusting the local CA system-wide ($SYSTEM_CA, update-ca-certificates)"
+    mkdir -p "$(dirname "$SYSTEM_CA")"
+    cp "$CA_CRT" "$SYSTEM_CA"; chmod 0644 "$SYSTEM_CA"
+    update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed"
+  fi
+}
+
+# --- credentials -------------------------------------------------------------------------------------
+
+REG_USER="" REG_PASS=""
+load_creds() {
+  [[ -f "$CREDS" ]] || return 1
+  REG_USER="$(sed -n 's/^REGISTRY_USERNAME=//p' "$CREDS" | tail -n1)"
+  REG_PASS="$(sed -n 's/^REGISTRY_PASSWORD=//p' "$CREDS" | tail -n1)"
+  [[ -n "$REG_USER" && -n "$REG_PASS" ]]
+}
+
+# ensure_creds: credentials generated once; htpasswd (bcrypt) and .local/docker/config.json follow them.
+# Sets CREDS_CHANGED=1 when the htpasswd file was rewritten.
+CREDS_CHANGED=0
+ensure_creds() {
+  if ! load_creds; then
+    log "generating registry credentials (user $REG_USER_NAME) in $CREDS"
+    (umask 077 && printf 'REGISTRY_USERNAME=%s\nREGISTRY_PASSWORD=%s\n' "$REG_USER_NAME" "$(openssl rand -hex 24)" >"$CREDS")
+    load_creds || die "could not write $CREDS"
+  fi
+  chmod 0600 "$CREDS"
+  mkdir -p "$REG_DIR"
+  if ! [[ -s "$HTPASSWD" ]] || ! printf '%s' "$REG_PASS" | htpasswd -vi "$HTPASSWD" "$REG_USER" >/dev/null 2>&1; then
+    log "writing the bcrypt htpasswd file ($HTPASSWD)"
+    # -i: the password comes on stdin, never on a command line.
+    printf '%s' "$REG_PASS" | htpasswd -Bin "$REG_USER" 2>/dev/null | write_if_changed "$HTPASSWD" 0600 || true
+    CREDS_CHANGED=1
+  fi
+  # Registry auth for buildx / docker-build under DOCKER_CONFIG=.local/docker (0600, merged with what is there).
+  mkdir -p "$DOCKER_DIR"; chmod 0700 "$DOCKER_DIR"
+  local cfg="$DOCKER_DIR/config.json" current='{}'
+  [[ -s "$cfg" ]] && current="$(cat "$cfg")"
+  DAYU_AUTH="$(printf '%s:%s' "$REG_USER" "$REG_PASS" | base64 -w0)" DAYU_REG="$REG_ADDR" \
+    jq '.auths = ((.auths // {}) + {(env.DAYU_REG): {auth: env.DAYU_AUTH}})' <<<"$current" \
+    | write_if_changed "$cfg" 0600 || true
+}
+
+# --- binfmt (QEMU arm64 user emulation) ------------------------------------------------------------
+
+ensure_binfmt() {
+  local bm=/proc/sys/fs/binfmt_misc entry
+  if [[ ! -e "$bm/status" ]]; then
+    log "mounting binfmt_misc"
+    mount -t binfmt_misc binfmt_misc "$bm" || die "binfmt: cannot mount binfmt_misc on $bm"
+  fi
+  entry="$bm/qemu-aarch64"
+  if ! [[ -f "$entry" ]] || [[ "$(head -n1 "$entry")" != enabled ]]; then
+    command -v update-binfmts >/dev/null || die "binfmt: update-binfmts missing (install binfmt-support, qemu-user-static: scripts/toolchain.sh)"
+    log "enabling the qemu-aarch64 binfmt handler"
+    update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+    # binfmt-support refuses when a handler of that name was registered by someone else: re-register.
+    if ! [[ -f "$entry" && "$(head -n1 "$entry")" == enabled ]]; then
+      [[ -f "$entry" ]] && echo -1 >"$entry"
+      update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+    fi
+  fi
+  [[ -f "$entry" && "$(head -n1 "$entry")" == enabled ]] || die "binfmt: qemu-aarch64 handler is not enabled"
+  # F (fix binary): the interpreter is opened now, so it also works inside build containers.
+  if ! grep -q '^flags: .*F' "$entry"; then
+    warn "binfmt: qemu-aarch64 registered without the F flag; re-registering from qemu-user-static"
+    echo -1 >"$entry"
+    update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+    grep -q '^flags: .*F' "$entry" 2>/dev/null || die "binfmt: qemu-aarch64 handler lacks the F flag: $(grep '^flags' "$entry" 2>/dev/null)"
+  fi
+}
+
+# --- registry ----------------------------------------------------------------------------------------
+
+# write_registry_config: true when the config changed.
+write_registry_config() {
+  mkdir -p "$REG_DIR/data"
+  local secret_file="$REG_DIR/http.secret"
+  [[ -s "$secret_file" ]] || (umask 077 && openssl rand -hex 32 >"$secret_file")
+  write_if_changed "$REG_CONFIG" 0600 <<EOF
+# Generated by scripts/local-services.sh; edits are overwritten.
+version: 0.1
+log:
+  level: info
+  formatter: text
+  fields:
+    service: registry
+storage:
+  filesystem:
+    rootdirectory: $REG_DIR/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $REG_ADDR
+  secret: $(cat "$secret_file")
+  tls:
+    certificate: $PKI/registry.crt
+    key: $PKI/registry.key
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  htpasswd:
+    realm: dayu-local-registry
+    path: $HTPASSWD
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+EOF
+}
+
+# registry_code [auth]: HTTP status of GET /v2/ (anonymous, or with the credentials when $1 = auth).
+registry_code() {
+  local args=(-s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA_CRT" "https://$REG_ADDR/v2/")
+  if [[ "${1:-}" == auth ]]; then
+    # credentials through a curl config on stdin, never on a command line
+    printf 'user = "%s:%s"\n' "$REG_USER" "$REG_PASS" | curl -K - "${args[@]}" 2>/dev/null || true
+  else
+    curl "${args[@]}" 2>/dev/null || true
+  fi
+}
+registry_healthy() { [[ "$(registry_code)" == 401 && "$(registry_code auth)" == 200 ]]; }
+
+start_registry() {
+  local svc=registry pid changed=0
+  write_registry_config && changed=1
+  ((PKI_CHANGED || CREDS_CHANGED)) && changed=1
+  pid="$(svc_pid "$svc")"
+  if [[ -n "$pid" ]]; then
+    if ((changed)); then
+      log "$svc: configuration, certificate or credentials changed: restarting"
+      stop_svc "$svc"
+    elif wait_for 10 registry_healthy; then
+      log "$svc: already running (pid $pid), healthy"
+      return
+    else
+      log "$svc: running (pid $pid) but unhealthy: restarting"
+      stop_svc "$svc"
+    fi
+  fi
+  [[ -x "$REGISTRY_BIN" ]] || die "$svc: $REGISTRY_BIN missing (Debian package docker-registry: scripts/toolchain.sh)"
+  # Without its htpasswd file the registry would silently create one with a random user: refuse.
+  [[ -s "$HTPASSWD" ]] || die "$svc: htpasswd file $HTPASSWD does not exist; refusing to start"
+  local other; other="$(listener_pid "$REG_PORT")"
+  [[ -z "$other" ]] || fail "$svc" "port $REG_PORT is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
+  log "$svc: starting on https://$REG_ADDR (data in $REG_DIR/data)"
+  launch "$svc" "$REGISTRY_BIN" serve "$REG_CONFIG"
+}
+
+wait_registry() {
+  local svc=registry t0=$SECONDS code
+  wait_for "$TIMEOUT" bash -c 'kill -0 "$1" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null' _ \
+    "$(cat "$(svc_pidfile "$svc")" 2>/dev/null || echo 0)" "$REG_PORT" \
+    || fail "$svc" "not listening on $REG_ADDR after ${TIMEOUT}s (or it exited)"
+  wait_for "$TIMEOUT" test "$(registry_code)" = 401 \
+    || fail "$svc" "anonymous GET https://$REG_ADDR/v2/ did not answer 401 (got $(registry_code))"
+  code="$(registry_code auth)"
+  [[ "$code" == 200 ]] || fail "$svc" "authenticated GET https://$REG_ADDR/v2/ answered $code, not 200"
+  # The system store must trust it too (Go programs such as the docker-build provider use it).
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "https://$REG_ADDR/v2/" 2>/dev/null || true)" == 401 ]] \
+    || warn "$svc: the system trust store does not verify https://$REG_ADDR (is $SYSTEM_CA installed?)"
+  log "$svc: ready (401 anonymous, 200 authenticated) in $((SECONDS - t0))s"
+}
+
+# --- buildkitd ---------------------------------------------------------------------------------------
+
+# otel_socket ARCH: buildkitd always serves an OTEL trace socket, by default /run/buildkit/otel-grpc.sock,
+# which two daemons would fight over; each gets its own (a short path when the repo path is too long
+# for a unix socket).
+otel_socket() {
+  local sock="$BK_DIR/$1/otel-grpc.sock"
+  if ((${#sock} > 100)); then sock="/tmp/dayu-buildkit-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)-$1.sock"; fi
+  echo "$sock"
+}
+
+# write_buildkitd_config ARCH: true when the config changed.
+write_buildkitd_config() {
+  local arch="$1" dir="$BK_DIR/$1"
+  mkdir -p "$dir/root"
+  write_if_changed "$dir/buildkitd.toml" 0644 <<EOF
+# Generated by scripts/local-services.sh; edits are overwritten.
+root = "$dir/root"
+
+[log]
+  format = "text"
+  level = "info"
+
+[grpc]
+  # TCP only, no unix socket (the default /run/buildkit/buildkitd.sock would clash between the two daemons).
+  address = ["tcp://127.0.0.1:${BK_PORT[$arch]}"]
+  debugAddress = ""
+  [grpc.tls]
+    cert = "$PKI/buildkitd.crt"
+    key = "$PKI/buildkitd.key"
+    ca = "$CA_CRT"
+
+[otel]
+  socketPath = "$(otel_socket "$arch")"
+
+[cdi]
+  disabled = true
+
+[worker.oci]
+  enabled = true
+  # Exactly one platform: this daemon stands for one linux/$arch host.
+  platforms = ["linux/$arch"]
+  snapshotter = "auto"
+  networkMode = "host"
+  gc = true
+
+[worker.containerd]
+  enabled = false
+
+[registry."$REG_ADDR"]
+  ca = ["$CA_CRT"]
+EOF
+}
+
+# buildx_env: buildx runs standalone against the repo's own docker config directory.
+bx() { DOCKER_CONFIG="$DOCKER_DIR" BUILDX_CONFIG="$DOCKER_DIR/buildx" "$BUILDX_BIN" "$@"; }
+
+# ensure_builder ARCH: the buildx remote builder dayu-ARCH, recreated when its settings differ.
+ensure_builder() {
+  local arch="$1" name="dayu-$1" stamp="$BK_DIR/$1/builder.args" args
+  args=(create --name "$name" --driver remote
+    --driver-opt "cacert=$CA_CRT,cert=$PKI/buildkit-client.crt,key=$PKI/buildkit-client.key,servername=127.0.0.1"
+    --platform "linux/$arch" "tcp://127.0.0.1:${BK_PORT[$arch]}")
+  if bx inspect "$name" >/dev/null 2>&1 && [[ "$(cat "$stamp" 2>/dev/null)" == "${args[*]}" ]]; then
+    return
+  fi
+  if bx inspect "$name" >/dev/null 2>&1; then
+    log "buildkitd-$arch: removing the outdated buildx builder $name"
+    bx rm "$name" >/dev/null 2>&1 || rm -rf "$DOCKER_DIR/buildx/instances/$name"
+  fi
+  log "buildkitd-$arch: creating the buildx remote builder $name -> tcp://127.0.0.1:${BK_PORT[$arch]}"
+  bx "${args[@]}" >/dev/null || fail "buildkitd-$arch" "buildx create $name failed"
+  printf '%s\n' "${args[*]}" >"$stamp"
+}
+
+# builder_check ARCH: `buildx inspect --bootstrap` reports the node running with exactly linux/ARCH.
+# Prints a reason on failure.
+builder_check() {
+  local arch="$1" out status platforms
+  out="$(timeout 30 env DOCKER_CONFIG="$DOCKER_DIR" BUILDX_CONFIG="$DOCKER_DIR/buildx" \
+    "$BUILDX_BIN" inspect --bootstrap "dayu-$arch" 2>&1)" || { echo "buildx inspect --bootstrap failed: $(tail -n3 <<<"$out")"; return 1; }
+  status="$(sed -n 's/^Status:[[:space:]]*//p' <<<"$out" | head -n1)"
+  platforms="$(sed -n 's/^Platforms:[[:space:]]*//p' <<<"$out" | head -n1 | tr -d '* ')"
+  [[ "$status" == running ]] || { echo "builder status '$status', not running"; return 1; }
+  [[ "$platforms" == "linux/$arch" ]] || { echo "builder platforms '$platforms', expected only linux/$arch"; return 1; }
+}
+
+start_buildkitd() {
+  local arch="$1" svc="buildkitd-$1" pid changed=0
+  write_buildkitd_config "$arch" && changed=1
+  ((PKI_CHANGED)) && changed=1
+  ensure_builder "$arch"
+  pid="$(svc_pid "$svc")"
+  if [[ -n "$pid" ]]; then
+    if ((changed)); then
+      log "$svc: configuration or certificate changed: restarting"
+      stop_svc "$svc"
+    elif builder_check "$arch" >/dev/null; then
+      log "$svc: already running (pid $pid), healthy"
+      return
+    else
+      log "$svc: running (pid $pid) but unhealthy: restarting"
+      stop_svc "$svc"
+    fi
+  fi
+  [[ -x "$BUILDKITD_BIN" ]] || die "$svc: $BUILDKITD_BIN missing (built by scripts/toolchain.sh)"
+  command -v runc >/dev/null || PATH="$PATH:/usr/sbin" command -v runc >/dev/null || die "$svc: runc missing (Debian package runc)"
+  local other; other="$(listener_pid "${BK_PORT[$arch]}")"
+  [[ -z "$other" ]] || fail "$svc" "port ${BK_PORT[$arch]} is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
+  rm -f "$(otel_socket "$arch")"
+  log "$svc: starting on tcp://127.0.0.1:${BK_PORT[$arch]} (linux/$arch, root $BK_DIR/$arch/root)"
+  launch "$svc" "$BUILDKITD_BIN" \
+    --config "$BK_DIR/$arch/buildkitd.toml" \
+    --root "$BK_DIR/$arch/root" \
+    --addr "tcp://127.0.0.1:${BK_PORT[$arch]}" \
+    --tlscacert "$CA_CRT" --tlscert "$PKI/buildkitd.crt" --tlskey "$PKI/buildkitd.key" \
+    --oci-worker=true --containerd-worker=false \
+    --oci-worker-platform "linux/$arch"
+}
+
+wait_buildkitd() {
+  local arch="$1" svc="buildkitd-$1" t0=$SECONDS reason=""
+  [[ -n "${STARTED[$svc]:-}" ]] || return 0   # was running and healthy: left alone
+  local pid; pid="$(cat "$(svc_pidfile "$svc")")"
+  wait_for "$TIMEOUT" bash -c 'kill -0 "$1" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null' _ "$pid" "${BK_PORT[$arch]}" \
+    || fail "$svc" "not listening on tcp://127.0.0.1:${BK_PORT[$arch]} after ${TIMEOUT}s (or it exited)"
+  local deadline=$((SECONDS + 30))
+  until reason="$(builder_check "$arch")"; do
+    ((SECONDS < deadline)) || fail "$svc" "buildx builder dayu-$arch: $reason"
+    sleep 1
+  done
+  log "$svc: ready (builder dayu-$arch running, platforms linux/$arch) in $((SECONDS - t0))s"
+}
+
+# --- commands ----------------------------------------------------------------------------------------
+
+lock() {
+  mkdir -p "$RUN"
+  exec 9>"$RUN/.lock"
+  flock -w 300 9 || die "another local-services start/stop holds $RUN/.lock"
+}
+
+require_root() { [[ "$(id -u)" == 0 ]] || die "must run as root (system trust store, binfmt_misc, rootful BuildKit)"; }
+
+cmd_start() {
+  require_root
+  local t0=$SECONDS
+  mkdir -p "$LOCAL" "$LOGS" "$RUN" "$BK_DIR" "$DOCKER_DIR"
+  lock
+  for tool in openssl htpasswd curl jq ss setsid; do
+    command -v "$tool" >/dev/null || die "$tool missing (scripts/toolchain.sh installs the Debian packages)"
+  done
+  [[ -x "$BUILDX_BIN" ]] || die "$BUILDX_BIN missing (built by scripts/toolchain.sh)"
+  ensure_pki
+  ensure_creds
+  ensure_binfmt
+  # Launch what is needed first, then wait for each: the daemons start in parallel.
+  start_registry
+  start_buildkitd amd64
+  start_buildkitd arm64
+  if [[ -n "${STARTED[registry]:-}" ]]; then wait_registry; fi
+  wait_buildkitd amd64
+  wait_buildkitd arm64
+  log "all services up in $((SECONDS - t0))s: registry https://$REG_ADDR, builders dayu-amd64 (tcp://127.0.0.1:${BK_PORT[amd64]}), dayu-arm64 (tcp://127.0.0.1:${BK_PORT[arm64]})"
+  log "use them with: eval \"\$($0 env)\""
+}
+
+cmd_stop() {
+  require_root
+  mkdir -p "$RUN"
+  lock
+  stop_svc buildkitd-arm64
+  stop_svc buildkitd-amd64
+  stop_svc registry
+}
+
+cmd_status() {
+  local all=0 svc pid state
+  for svc in "${SERVICES[@]}"; do
+    pid="$(svc_pid "$svc" 2>/dev/null || true)"
+    if [[ -z "$pid" ]]; then
+      state=stopped; all=1
+    elif port_open "$(svc_port "$svc")"; then
+      state=running
+    else
+      state=unhealthy; all=1
+    fi
+    printf '%-16s %-9s pid %-7s %s\n' "$svc" "$state" "${pid:--}" "$(svc_address "$svc")"
+  done
+  return "$all"
+}
+
+cmd_env() {
+  load_creds || die "no credentials yet ($CREDS): run '$0 start' first"
+  printf 'export DOCKER_CONFIG=%q\n' "$DOCKER_DIR"
+  printf 'export DAYU_REGISTRY=%q\n' "$REG_ADDR"
+  printf 'export DAYU_REGISTRY_CA=%q\n' "$CA_CRT"
+  printf 'export REGISTRY_USERNAME=%q\n' "$REG_USER"
+  # The password is read from the credentials file when the line is evaluated, never printed.
+  printf 'export REGISTRY_PASSWORD="$(sed -n %q %q | tail -n1)"\n' 's/^REGISTRY_PASSWORD=//p' "$CREDS"
+  printf 'export DAYU_BUILDER_AMD64=%q\n' "dayu-amd64"
+  printf 'export DAYU_BUILDER_ARM64=%q\n' "dayu-arm64"
+  printf 'export PATH=%q:"$PATH"\n' "$TOOLS_BIN"
+}
+
+usage() { sed -n '12,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) usage ;;
+esac
