@@ -154,10 +154,23 @@ fail() {
   logfile="$(svc_log "$svc")"
   printf '[local-services] ERROR: %s: %s\n' "$svc" "$msg" >&2
   if [[ -f "$logfile" ]]; then
+    # the end of its latest run only (each launch writes a "===== ... starting =====" marker)
     printf '[local-services] last lines of %s:\n' "$logfile" >&2
-    tail -n 40 "$logfile" | sed 's/^/    /' >&2
+    awk '/^===== .* starting =====$/{n=0} {buf[n++]=$0} END{s=(n>40)?n-40:0; for(i=s;i<n;i++) print buf[i]}' "$logfile" \
+      | sed 's/^/    /' >&2
   fi
   exit 1
+}
+
+# wait_listening SERVICE: until its port accepts connections; fails early when the process exits.
+wait_listening() {
+  local svc="$1" port pid deadline=$((SECONDS + TIMEOUT))
+  port="$(svc_port "$svc")"; pid="$(cat "$(svc_pidfile "$svc")" 2>/dev/null || true)"
+  until port_open "$port"; do
+    pid_is_svc "$pid" "$svc" || fail "$svc" "exited during startup"
+    ((SECONDS < deadline)) || fail "$svc" "not listening on 127.0.0.1:$port after ${TIMEOUT}s"
+    sleep 0.3
+  done
 }
 
 # stop_svc SERVICE: SIGTERM, up to 20 s, then SIGKILL to its whole process group.
@@ -211,7 +224,7 @@ leaf_ok() {
 # Sets PKI_CHANGED=1 when a server certificate was (re)issued (running daemons must be restarted).
 PKI_CHANGED=0
 ensure_pki() {
-  mkdir -p "$PKI"; chmod 0700 "$PKI"
+  mkdir -p "$PKI"; chmod 0755 "$PKI"   # keys are 0600; certificates readable
   if ! [[ -s "$CA_CRT" && -s "$CA_KEY" ]] || ! openssl x509 -in "$CA_CRT" -noout -checkend 2592000 >/dev/null 2>&1; then
     log "generating the local CA ($CA_CRT)"
     (umask 077 && openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
@@ -266,7 +279,10 @@ ensure_creds() {
   if ! [[ -s "$HTPASSWD" ]] || ! printf '%s' "$REG_PASS" | htpasswd -vi "$HTPASSWD" "$REG_USER" >/dev/null 2>&1; then
     log "writing the bcrypt htpasswd file ($HTPASSWD)"
     # -i: the password comes on stdin, never on a command line.
-    printf '%s' "$REG_PASS" | htpasswd -Bin "$REG_USER" 2>/dev/null | write_if_changed "$HTPASSWD" 0600 || true
+    local line
+    line="$(printf '%s' "$REG_PASS" | htpasswd -Bin "$REG_USER" 2>/dev/null || true)"
+    [[ "$line" == "$REG_USER:\$2"[aby]"\$"* ]] || die "registry: htpasswd -B did not produce a bcrypt entry for $REG_USER"
+    printf '%s\n' "$line" | write_if_changed "$HTPASSWD" 0600 || true
     CREDS_CHANGED=1
   fi
   # Registry auth for buildx / docker-build under DOCKER_CONFIG=.local/docker (0600, merged with what is there).
@@ -382,16 +398,14 @@ start_registry() {
   # Without its htpasswd file the registry would silently create one with a random user: refuse.
   [[ -s "$HTPASSWD" ]] || die "$svc: htpasswd file $HTPASSWD does not exist; refusing to start"
   local other; other="$(listener_pid "$REG_PORT")"
-  [[ -z "$other" ]] || fail "$svc" "port $REG_PORT is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
+  [[ -z "$other" ]] || die "$svc: port $REG_PORT is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
   log "$svc: starting on https://$REG_ADDR (data in $REG_DIR/data)"
   launch "$svc" "$REGISTRY_BIN" serve "$REG_CONFIG"
 }
 
 wait_registry() {
   local svc=registry t0=$SECONDS code
-  wait_for "$TIMEOUT" bash -c 'kill -0 "$1" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null' _ \
-    "$(cat "$(svc_pidfile "$svc")" 2>/dev/null || echo 0)" "$REG_PORT" \
-    || fail "$svc" "not listening on $REG_ADDR after ${TIMEOUT}s (or it exited)"
+  wait_listening "$svc"
   wait_for "$TIMEOUT" test "$(registry_code)" = 401 \
     || fail "$svc" "anonymous GET https://$REG_ADDR/v2/ did not answer 401 (got $(registry_code))"
   code="$(registry_code auth)"
@@ -452,6 +466,8 @@ root = "$dir/root"
   enabled = false
 
 [registry."$REG_ADDR"]
+  # BuildKit talks plain HTTP to localhost/127.0.0.1 registries unless told otherwise.
+  http = false
   ca = ["$CA_CRT"]
 EOF
 }
@@ -477,16 +493,30 @@ ensure_builder() {
   printf '%s\n' "${args[*]}" >"$stamp"
 }
 
-# builder_check ARCH: `buildx inspect --bootstrap` reports the node running with exactly linux/ARCH.
-# Prints a reason on failure.
+# builder_check ARCH: `buildx inspect --bootstrap` reports the node running, with linux/ARCH as its only
+# fixed platform, and the daemon's OCI worker was set up with exactly linux/ARCH (its default platform).
+# Prints a reason on failure; on success prints the platforms BuildKit adds on its own (see below).
+#
+# BuildKit (v0.31) answers ListWorkers with the worker's platforms plus every platform the host can run
+# (archutil.SupportedPlatforms: native amd64 and its v2-v4 micro-architecture levels, 386 when the kernel
+# runs it, arm64 through the qemu-aarch64 binfmt handler), whatever --oci-worker-platform says, and buildx
+# prints that union. Those extra entries cannot be turned off without patching BuildKit; they are harmless
+# here: the worker's own list (its default platform, used when a build names none) is exactly linux/ARCH.
 builder_check() {
-  local arch="$1" out status platforms
+  local arch="$1" out status platforms fixed extras worker
   out="$(timeout 30 env DOCKER_CONFIG="$DOCKER_DIR" BUILDX_CONFIG="$DOCKER_DIR/buildx" \
     "$BUILDX_BIN" inspect --bootstrap "dayu-$arch" 2>&1)" || { echo "buildx inspect --bootstrap failed: $(tail -n3 <<<"$out")"; return 1; }
   status="$(sed -n 's/^Status:[[:space:]]*//p' <<<"$out" | head -n1)"
-  platforms="$(sed -n 's/^Platforms:[[:space:]]*//p' <<<"$out" | head -n1 | tr -d '* ')"
   [[ "$status" == running ]] || { echo "builder status '$status', not running"; return 1; }
-  [[ "$platforms" == "linux/$arch" ]] || { echo "builder platforms '$platforms', expected only linux/$arch"; return 1; }
+  platforms="$(sed -n 's/^Platforms:[[:space:]]*//p' <<<"$out" | head -n1 | tr -d ' ')"
+  fixed="$(tr ',' '\n' <<<"$platforms" | sed -n 's/\*$//p' | paste -sd, -)"
+  extras="$(tr ',' '\n' <<<"$platforms" | grep -v '\*$' | paste -sd, - || true)"
+  [[ "$fixed" == "linux/$arch" ]] || { echo "builder fixed platforms '$fixed' (all: $platforms), expected linux/$arch"; return 1; }
+  # The worker's platforms as the daemon set them up, from the log of its current run.
+  worker="$(awk '/===== .* starting =====/{w=""} /found worker/{w=$0} END{print w}' "$(svc_log "buildkitd-$arch")" 2>/dev/null \
+    | grep -o 'platforms=\[[^]]*\]' || true)"
+  [[ -z "$worker" || "$worker" == "platforms=[linux/$arch]" ]] || { echo "daemon worker $worker, expected [linux/$arch]"; return 1; }
+  echo "${extras:-none}"
 }
 
 start_buildkitd() {
@@ -510,7 +540,7 @@ start_buildkitd() {
   [[ -x "$BUILDKITD_BIN" ]] || die "$svc: $BUILDKITD_BIN missing (built by scripts/toolchain.sh)"
   command -v runc >/dev/null || PATH="$PATH:/usr/sbin" command -v runc >/dev/null || die "$svc: runc missing (Debian package runc)"
   local other; other="$(listener_pid "${BK_PORT[$arch]}")"
-  [[ -z "$other" ]] || fail "$svc" "port ${BK_PORT[$arch]} is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
+  [[ -z "$other" ]] || die "$svc: port ${BK_PORT[$arch]} is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
   rm -f "$(otel_socket "$arch")"
   log "$svc: starting on tcp://127.0.0.1:${BK_PORT[$arch]} (linux/$arch, root $BK_DIR/$arch/root)"
   launch "$svc" "$BUILDKITD_BIN" \
@@ -525,15 +555,14 @@ start_buildkitd() {
 wait_buildkitd() {
   local arch="$1" svc="buildkitd-$1" t0=$SECONDS reason=""
   [[ -n "${STARTED[$svc]:-}" ]] || return 0   # was running and healthy: left alone
-  local pid; pid="$(cat "$(svc_pidfile "$svc")")"
-  wait_for "$TIMEOUT" bash -c 'kill -0 "$1" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null' _ "$pid" "${BK_PORT[$arch]}" \
-    || fail "$svc" "not listening on tcp://127.0.0.1:${BK_PORT[$arch]} after ${TIMEOUT}s (or it exited)"
+  wait_listening "$svc"
   local deadline=$((SECONDS + 30))
   until reason="$(builder_check "$arch")"; do
     ((SECONDS < deadline)) || fail "$svc" "buildx builder dayu-$arch: $reason"
     sleep 1
   done
-  log "$svc: ready (builder dayu-$arch running, platforms linux/$arch) in $((SECONDS - t0))s"
+  log "$svc: ready in $((SECONDS - t0))s: builder dayu-$arch running, worker platform linux/$arch" \
+    "(BuildKit also advertises what the host can run: $reason)"
 }
 
 # --- commands ----------------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Plan, PlannedBuild } from "../estate/planner";
+import { MirroredImage } from "./mirroredImage";
+import { IndexSummary, MultiArchImage } from "./multiArchImage";
+import { RegistryCredentials } from "./privateRegistry";
+
+/** Arguments of {@link ImageEstate}. */
+export interface ImageEstateArgs {
+  /** The validated plan (plain: it decides every resource). */
+  plan: Plan;
+  /** Credentials of the private registry (secret). */
+  registry: pulumi.Input<RegistryCredentials>;
+  /** Build during previews. Default false. */
+  buildOnPreview?: boolean;
+  /** Resources every build waits for (builder components, pre-flight checks). */
+  buildDependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Image → tag → index ref and per-platform refs. */
+export type EstateSummary = Record<string, Record<string, IndexSummary>>;
+
+/**
+ * The whole catalog: mirrors first, then every image in dependency order, each dependent receiving
+ * its base as `repository@sha256:digest` of the same platform's build (or of the mirrored copy), so a
+ * base change flows into exactly its dependents' inputs.
+ */
+export class ImageEstate extends pulumi.ComponentResource {
+  public static readonly type = "dayu:estate:ImageEstate";
+
+  public readonly images: Record<string, MultiArchImage> = {};
+  public readonly mirrors: Record<string, MirroredImage> = {};
+  public readonly summary: pulumi.Output<EstateSummary>;
+
+  constructor(name: string, args: ImageEstateArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(ImageEstate.type, name, {}, opts);
+    const { plan } = args;
+
+    for (const m of plan.mirrors) {
+      this.mirrors[m.name] = new MirroredImage(m.name, { mirror: m, registry: args.registry }, { parent: this });
+    }
+
+    const byImage = new Map<string, PlannedBuild[]>();
+    for (const b of plan.builds) byImage.set(b.image, [...(byImage.get(b.image) ?? []), b]);
+    const buildOwner = new Map(plan.builds.map((b) => [b.id, b.image]));
+
+    const baseRefOf = (b: PlannedBuild): pulumi.Input<string> | undefined => {
+      const base = b.base;
+      if (!base) return undefined;
+      switch (base.kind) {
+        case "mirror":
+          return this.mirrors[base.mirror].pinnedRef;
+        case "external":
+          return base.ref;
+        case "build": {
+          const owner = buildOwner.get(base.build) as string;
+          if (owner === b.image) return undefined; // an earlier chain step: wired inside the image
+          const img = this.images[owner];
+          if (!img) throw new pulumi.ResourceError(`build ${b.id}: base ${base.build} is declared later (plan order broken)`, this);
+          return img.archImages[base.build].pinnedRef;
+        }
+      }
+    };
+
+    // plan.builds is in dependency order, so images appear after their bases.
+    for (const [image, builds] of byImage) {
+      const baseRefs: Record<string, pulumi.Input<string>> = {};
+      for (const b of builds) {
+        const ref = baseRefOf(b);
+        if (ref !== undefined) baseRefs[b.id] = ref;
+      }
+      this.images[image] = new MultiArchImage(
+        image,
+        {
+          image,
+          builds,
+          indexes: plan.indexes.filter((i) => i.image === image),
+          baseRefs,
+          registry: args.registry,
+          buildOnPreview: args.buildOnPreview,
+          buildDependsOn: args.buildDependsOn,
+        },
+        { parent: this },
+      );
+    }
+
+    const names = Object.keys(this.images);
+    this.summary = pulumi
+      .all(names.map((n) => this.images[n].summary))
+      .apply((all) => Object.fromEntries(names.map((n, i) => [n, all[i]])));
+    this.registerOutputs({ summary: this.summary });
+  }
+}

@@ -1,0 +1,52 @@
+import * as dockerBuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import { PlannedMirror } from "../estate/planner";
+import { RegistryCredentials } from "./privateRegistry";
+
+/** Arguments of {@link MirroredImage}. */
+export interface MirroredImageArgs {
+  /** The planned mirror: pinned upstream source, target repository and tags. */
+  mirror: PlannedMirror;
+  /** Credentials of the private registry (secret). */
+  registry: pulumi.Input<RegistryCredentials>;
+}
+
+/**
+ * A third-party image copied into the private registry by digest: one `docker_build.Index` per target
+ * tag, whose single source is the pinned upstream index (all its platforms come along; the planner
+ * checked that the ones the estate needs are declared). Dependents build from `pinnedRef`.
+ */
+export class MirroredImage extends pulumi.ComponentResource {
+  public static readonly type = "dayu:estate:MirroredImage";
+
+  public readonly indexes: dockerBuild.Index[];
+  /** `registry/repository@sha256:...` of the mirrored copy. */
+  public readonly pinnedRef: pulumi.Output<string>;
+
+  constructor(name: string, args: MirroredImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(MirroredImage.type, name, {}, opts);
+    const m = args.mirror;
+    if (!/@sha256:[a-f0-9]{64}$/.test(m.source)) {
+      throw new pulumi.ResourceError(`mirror ${m.name}: source ${m.source} is not pinned by digest`, this);
+    }
+    const registry = pulumi.output(args.registry);
+    this.indexes = m.refs.map(
+      (ref) =>
+        new dockerBuild.Index(
+          `${name}:${ref.slice(ref.lastIndexOf(":") + 1)}`,
+          {
+            tag: ref,
+            sources: [m.source],
+            push: true,
+            registry: { address: registry.address, username: registry.username, password: registry.password },
+          },
+          { parent: this, retainOnDelete: true },
+        ),
+    );
+    // Before the first push (a preview), the index reports its tag without a digest.
+    this.pinnedRef = this.indexes[0].ref.apply((ref) =>
+      ref.includes("@") ? `${m.repository}@${ref.slice(ref.indexOf("@") + 1)}` : ref,
+    );
+    this.registerOutputs({ pinnedRef: this.pinnedRef });
+  }
+}
