@@ -1,0 +1,17 @@
+# Source this file to run pulumi, buildx and the tests by hand against the local estate:
+#   source scripts/env.sh && pulumi preview
+# It points everything at this checkout's .tools and .local folders and never prints a secret.
+_dayu_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$_dayu_root/.tools/bin:$PATH"
+export DOCKER_CONFIG="$_dayu_root/.local/docker"
+export BUILDX_CONFIG="$_dayu_root/.local/docker/buildx"
+export DOCKER_BUILDKIT=1
+export DAYU_BUILDX="$_dayu_root/.tools/bin/buildx"
+export PULUMI_BACKEND_URL="file://$_dayu_root/.local/state"
+export PULUMI_SKIP_UPDATE_CHECK=1
+export PULUMI_CONFIG_PASSPHRASE_FILE="$_dayu_root/.local/passphrase"
+unset PULUMI_CONFIG_PASSPHRASE
+# Node trusts the local CA for the estate's own registry reads (pre-flight, read-back).
+export NODE_EXTRA_CA_CERTS="$_dayu_root/.local/pki/ca.crt"
+export PULUMI_STACK="${PULUMI_STACK:-dev}"
+unset _dayu_root

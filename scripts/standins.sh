@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Makes the stand-ins for the third-party images the catalog mirrors (redis, node, the TensorRT and
+# ultralytics Jetson bases), since nothing can be pulled here: busybox from Debian, one image per
+# platform the mirror declares, built on that platform's local builder and joined into an index at
+# 127.0.0.1:5443/upstream/<mirror>:stand-in. Prints `<mirror> <ref@digest>` lines for mirrorSources.
+# An existing stand-in is reused, so its digest (and so every pin downstream) stays stable.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
+REGISTRY="${DAYU_REGISTRY:-127.0.0.1:5443}"
+log() { printf '[standins] %s\n' "$*" >&2; }
+
+# mirror name, platforms (comma separated) from the catalog.
+mapfile -t MIRRORS < <(node -e '
+  const y = require("yaml"); const fs = require("fs");
+  const c = y.parse(fs.readFileSync(process.argv[1], "utf8"));
+  for (const m of c.mirrors ?? []) console.log(`${m.name} ${m.platforms.join(",")} ${m.source}`);
+' "$ROOT/estate.yaml")
+
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+for arch in amd64 arm64; do
+  mkdir -p "$work/$arch"
+  cp "$ROOT/.tools/busybox/$arch/bin/busybox" "$work/$arch/busybox"
+  cat >"$work/$arch/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+ARG STANDS_FOR
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN mkdir -p /tmp /usr/local/bin && echo "stand-in for ${STANDS_FOR}" > /STANDS_FOR
+LABEL dev.dayu.estate.stands-for="${STANDS_FOR}"
+CMD ["/bin/sh"]
+DOCKERFILE
+done
+
+for line in "${MIRRORS[@]}"; do
+  read -r name platforms source <<<"$line"
+  ref="$REGISTRY/upstream/$name:stand-in"
+  if digest="$(buildx imagetools inspect "$ref" --format '{{json .Manifest}}' 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).digest))')" && [[ "$digest" == sha256:* ]]; then
+    log "$name: stand-in exists ($digest)"
+  else
+    log "$name: building a stand-in for $source ($platforms)"
+    parts=()
+    IFS=, read -ra plats <<<"$platforms"
+    for p in "${plats[@]}"; do
+      arch="${p#linux/}"
+      buildx build --builder "dayu-$arch" --platform "$p" --provenance=false \
+        --build-arg STANDS_FOR="$source" -t "$REGISTRY/upstream/$name:stand-in-$arch" \
+        --push --progress=quiet "$work/$arch" >/dev/null
+      parts+=("$REGISTRY/upstream/$name:stand-in-$arch")
+    done
+    buildx imagetools create --progress=plain -t "$ref" "${parts[@]}" >/dev/null 2>&1
+    digest="$(buildx imagetools inspect "$ref" --format '{{json .Manifest}}' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).digest))')"
+  fi
+  echo "$name $REGISTRY/upstream/$name@$digest"
+done
