@@ -300,7 +300,7 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     builders,
     contexts: strMap("contexts", get("contexts")),
     mirrorSources: strMap("mirrorSources", get("mirrorSources")),
-    protectReleases: bool("protectReleases", get("protectReleases"), !dev),
+    protectReleases: get("protectReleases") === "auto" ? !dev : bool("protectReleases", get("protectReleases"), !dev),
     buildOnPreview: bool("buildOnPreview", get("buildOnPreview"), false),
     preflight: bool("preflight", get("preflight"), true),
   };

@@ -20,7 +20,8 @@ source scripts/env.sh
 [[ -d node_modules/@pulumi/pulumi ]] || { log "installing npm packages"; npm ci --no-audit --no-fund; }
 
 log "3/5 stand-ins for mirrored images"
-mapfile -t PINS < <(scripts/standins.sh)
+scripts/standins.sh >.local/standins.txt
+mapfile -t PINS <.local/standins.txt
 
 log "4/5 stack dev (state in .local/state)"
 mkdir -p .local/state

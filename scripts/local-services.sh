@@ -36,7 +36,12 @@ CREDS="$LOCAL/credentials.env"
 
 REG_PORT="${DAYU_REGISTRY_PORT:-5443}"
 declare -A BK_PORT=([amd64]="${DAYU_BUILDKIT_AMD64_PORT:-9101}" [arm64]="${DAYU_BUILDKIT_ARM64_PORT:-9102}")
-REG_ADDR="127.0.0.1:$REG_PORT"
+# The registry is reached by a name, not by 127.0.0.1: buildx's client-side resolver (used by
+# `imagetools` and so by docker-build's Index) talks plain HTTP to any loopback IP literal and to
+# "localhost". The name resolves to 127.0.0.1 through /etc/hosts; the registry listens on loopback only.
+REG_HOST="${DAYU_REGISTRY_HOST:-registry.dayu.test}"
+REG_ADDR="$REG_HOST:$REG_PORT"
+REG_LISTEN="127.0.0.1:$REG_PORT"
 REG_USER_NAME="dayu"
 TIMEOUT="${DAYU_START_TIMEOUT:-90}"
 
@@ -193,6 +198,14 @@ stop_svc() {
   log "$svc: stopped"
 }
 
+# /etc/hosts maps the registry's name to loopback (see REG_HOST).
+ensure_hosts() {
+  if ! grep -Eq "^127\.0\.0\.1[[:space:]].*\b$REG_HOST\b" /etc/hosts; then
+    log "mapping $REG_HOST to 127.0.0.1 in /etc/hosts"
+    printf '127.0.0.1 %s\n' "$REG_HOST" >>/etc/hosts
+  fi
+}
+
 # --- PKI -------------------------------------------------------------------------------------------
 
 # gen_leaf NAME CN EXTENDED_KEY_USAGE [SUBJECT_ALT_NAME]: key + certificate signed by the local CA.
@@ -233,9 +246,9 @@ ensure_pki() {
     chmod 0600 "$CA_KEY"; chmod 0644 "$CA_CRT"
     rm -f "$PKI"/registry.crt "$PKI"/buildkitd.crt "$PKI"/buildkit-client.crt
   fi
-  if ! leaf_ok registry; then
-    log "issuing the registry server certificate (localhost, 127.0.0.1)"
-    gen_leaf registry localhost serverAuth "DNS:localhost,IP:127.0.0.1"
+  if ! leaf_ok registry || ! openssl x509 -in "$PKI/registry.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "DNS:$REG_HOST"; then
+    log "issuing the registry server certificate ($REG_HOST, localhost, 127.0.0.1)"
+    gen_leaf registry "$REG_HOST" serverAuth "DNS:$REG_HOST,DNS:localhost,IP:127.0.0.1"
     PKI_CHANGED=1
   fi
   if ! leaf_ok buildkitd; then
@@ -346,7 +359,7 @@ storage:
   cache:
     blobdescriptor: inmemory
 http:
-  addr: $REG_ADDR
+  addr: $REG_LISTEN
   secret: $(cat "$secret_file")
   tls:
     certificate: $PKI/registry.crt
@@ -491,6 +504,8 @@ ensure_builder() {
   log "buildkitd-$arch: creating the buildx remote builder $name -> tcp://127.0.0.1:${BK_PORT[$arch]}"
   bx "${args[@]}" >/dev/null || fail "buildkitd-$arch" "buildx create $name failed"
   printf '%s\n' "${args[*]}" >"$stamp"
+  # Index creation (imagetools) uses the current builder: make it the amd64 one.
+  [[ "$arch" != amd64 ]] || bx use "$name" >/dev/null
 }
 
 # builder_check ARCH: `buildx inspect --bootstrap` reports the node running, with linux/ARCH as its only
@@ -584,6 +599,7 @@ cmd_start() {
     command -v "$tool" >/dev/null || die "$tool missing (scripts/toolchain.sh installs the Debian packages)"
   done
   [[ -x "$BUILDX_BIN" ]] || die "$BUILDX_BIN missing (built by scripts/toolchain.sh)"
+  ensure_hosts
   ensure_pki
   ensure_creds
   ensure_binfmt

@@ -2,14 +2,20 @@
 # Makes the stand-ins for the third-party images the catalog mirrors (redis, node, the TensorRT and
 # ultralytics Jetson bases), since nothing can be pulled here: busybox from Debian, one image per
 # platform the mirror declares, built on that platform's local builder and joined into an index at
-# 127.0.0.1:5443/upstream/<mirror>:stand-in. Prints `<mirror> <ref@digest>` lines for mirrorSources.
+# registry.dayu.test:5443/upstream/<mirror>:stand-in. Prints `<mirror> <ref@digest>` lines for mirrorSources.
 # An existing stand-in is reused, so its digest (and so every pin downstream) stays stable.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"
-REGISTRY="${DAYU_REGISTRY:-127.0.0.1:5443}"
+REGISTRY="${DAYU_REGISTRY:-registry.dayu.test:5443}"
 log() { printf '[standins] %s\n' "$*" >&2; }
+# The digest of what a tag points at: sha256 of the raw manifest bytes, or nothing when absent.
+digest_of() {
+  local raw
+  raw="$(buildx imagetools inspect --raw "$1" 2>/dev/null)" || return 1
+  printf 'sha256:%s' "$(printf '%s' "$raw" | sha256sum | cut -d' ' -f1)"
+}
 
 # mirror name, platforms (comma separated) from the catalog.
 mapfile -t MIRRORS < <(node -e '
@@ -36,7 +42,7 @@ done
 for line in "${MIRRORS[@]}"; do
   read -r name platforms source <<<"$line"
   ref="$REGISTRY/upstream/$name:stand-in"
-  if digest="$(buildx imagetools inspect "$ref" --format '{{json .Manifest}}' 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).digest))')" && [[ "$digest" == sha256:* ]]; then
+  if digest="$(digest_of "$ref")"; then
     log "$name: stand-in exists ($digest)"
   else
     log "$name: building a stand-in for $source ($platforms)"
@@ -46,11 +52,11 @@ for line in "${MIRRORS[@]}"; do
       arch="${p#linux/}"
       buildx build --builder "dayu-$arch" --platform "$p" --provenance=false \
         --build-arg STANDS_FOR="$source" -t "$REGISTRY/upstream/$name:stand-in-$arch" \
-        --push --progress=quiet "$work/$arch" >/dev/null
+        --push --progress=quiet "$work/$arch" >&2
       parts+=("$REGISTRY/upstream/$name:stand-in-$arch")
     done
-    buildx imagetools create --progress=plain -t "$ref" "${parts[@]}" >/dev/null 2>&1
-    digest="$(buildx imagetools inspect "$ref" --format '{{json .Manifest}}' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).digest))')"
+    buildx imagetools create --progress=quiet -t "$ref" "${parts[@]}" >&2
+    digest="$(digest_of "$ref")" || { log "ERROR: $ref was not pushed"; exit 1; }
   fi
   echo "$name $REGISTRY/upstream/$name@$digest"
 done
