@@ -20,23 +20,33 @@ export interface StackConfig {
 export function loadStackConfig(projectDir: string): StackConfig {
   const config = new pulumi.Config();
   const stack = pulumi.getStack();
-  const settings = parseSettings((key) => {
-    const raw = config.get(key);
-    if (raw === undefined) return undefined;
-    try {
-      return JSON.parse(raw);
-    } catch {
-      return raw;
-    }
-  }, stack, pulumi.getProject());
+  const settings = parseSettings(
+    (key) => {
+      const raw = config.get(key);
+      if (raw === undefined) return undefined;
+      try {
+        return JSON.parse(raw);
+      } catch {
+        return raw;
+      }
+    },
+    stack,
+    pulumi.getProject(),
+  );
 
-  const passphraseSet = process.env.PULUMI_CONFIG_PASSPHRASE || process.env.PULUMI_CONFIG_PASSPHRASE_FILE;
-  if (settings.environment !== "dev" && process.env.PULUMI_CONFIG_PASSPHRASE === "" && !passphraseSet) {
+  const passphraseSet =
+    process.env.PULUMI_CONFIG_PASSPHRASE || process.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  if (
+    settings.environment !== "dev" &&
+    process.env.PULUMI_CONFIG_PASSPHRASE === "" &&
+    !passphraseSet
+  ) {
     throw new Error(
       `stack ${stack} (${settings.environment}) holds real secrets: an empty PULUMI_CONFIG_PASSPHRASE is refused; use a passphrase or a cloud secrets provider`,
     );
   }
-  const needsPassword = settings.registry.mode !== "ecr" && (settings.registry.username ?? "") !== "";
+  const needsPassword =
+    settings.registry.mode !== "ecr" && (settings.registry.username ?? "") !== "";
   const registryPassword = needsPassword
     ? config.requireSecret("registryPassword")
     : pulumi.secret(config.getSecret("registryPassword") ?? pulumi.output(""));
@@ -45,7 +55,9 @@ export function loadStackConfig(projectDir: string): StackConfig {
   if (settings.registry.caFile) {
     const caPath = path.resolve(projectDir, settings.registry.caFile);
     if (!fs.existsSync(caPath)) {
-      throw new Error(`${pulumi.getProject()}:registry.caFile in Pulumi.${stack}.yaml: ${caPath} does not exist`);
+      throw new Error(
+        `${pulumi.getProject()}:registry.caFile in Pulumi.${stack}.yaml: ${caPath} does not exist`,
+      );
     }
     registryCa = fs.readFileSync(caPath, "utf8");
   }

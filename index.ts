@@ -4,7 +4,6 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config";
 import { BuildxBuilder } from "./components/buildxBuilder";
 import { ImageEstate } from "./components/imageEstate";
@@ -38,7 +37,8 @@ const registry = new PrivateRegistry("registry", {
 });
 
 const builders = settings.builders.map(
-  (b) => new BuildxBuilder(b.name, { builderName: b.name, platform: b.platform, endpoint: b.endpoint }),
+  (b) =>
+    new BuildxBuilder(b.name, { builderName: b.name, platform: b.platform, endpoint: b.endpoint }),
 );
 
 // Every build's credentials pass through the pre-flight checks, so no build starts (and nothing is

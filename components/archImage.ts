@@ -34,9 +34,13 @@ export class ArchImage extends pulumi.ComponentResource {
     super(ArchImage.type, name, {}, opts);
     const b = args.build;
     if (b.base && args.baseRef === undefined) {
-      throw new pulumi.ResourceError(`build ${b.id}: the plan gives it a base but no baseRef was passed`, this);
+      throw new pulumi.ResourceError(
+        `build ${b.id}: the plan gives it a base but no baseRef was passed`,
+        this,
+      );
     }
-    if (!b.builder) throw new pulumi.ResourceError(`build ${b.id}: no builder for ${b.platform}`, this);
+    if (!b.builder)
+      throw new pulumi.ResourceError(`build ${b.id}: no builder for ${b.platform}`, this);
     this.platform = b.platform;
 
     const buildArgs: pulumi.Input<Record<string, pulumi.Input<string>>> =

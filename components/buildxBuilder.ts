@@ -26,11 +26,18 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     super(BuildxBuilder.type, name, {}, opts);
     if (!args.builderName) throw new pulumi.ResourceError("builderName is required", this);
     if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(args.platform)) {
-      throw new pulumi.ResourceError(`builder "${args.builderName}": "${args.platform}" is not os/arch[/variant]`, this);
+      throw new pulumi.ResourceError(
+        `builder "${args.builderName}": "${args.platform}" is not os/arch[/variant]`,
+        this,
+      );
     }
     this.builderName = args.builderName;
     this.platform = args.platform;
     this.endpoint = pulumi.output(args.endpoint);
-    this.registerOutputs({ builderName: this.builderName, platform: this.platform, endpoint: this.endpoint });
+    this.registerOutputs({
+      builderName: this.builderName,
+      platform: this.platform,
+      endpoint: this.endpoint,
+    });
   }
 }

@@ -36,7 +36,11 @@ export class ImageEstate extends pulumi.ComponentResource {
     const { plan } = args;
 
     for (const m of plan.mirrors) {
-      this.mirrors[m.name] = new MirroredImage(m.name, { mirror: m, registry: args.registry }, { parent: this });
+      this.mirrors[m.name] = new MirroredImage(
+        m.name,
+        { mirror: m, registry: args.registry },
+        { parent: this },
+      );
     }
 
     const byImage = new Map<string, PlannedBuild[]>();
@@ -55,7 +59,11 @@ export class ImageEstate extends pulumi.ComponentResource {
           const owner = buildOwner.get(base.build) as string;
           if (owner === b.image) return undefined; // an earlier chain step: wired inside the image
           const img = this.images[owner];
-          if (!img) throw new pulumi.ResourceError(`build ${b.id}: base ${base.build} is declared later (plan order broken)`, this);
+          if (!img)
+            throw new pulumi.ResourceError(
+              `build ${b.id}: base ${base.build} is declared later (plan order broken)`,
+              this,
+            );
           return img.archImages[base.build].pinnedRef;
         }
       }

@@ -27,7 +27,10 @@ export class MirroredImage extends pulumi.ComponentResource {
     super(MirroredImage.type, name, {}, opts);
     const m = args.mirror;
     if (!/@sha256:[a-f0-9]{64}$/.test(m.source)) {
-      throw new pulumi.ResourceError(`mirror ${m.name}: source ${m.source} is not pinned by digest`, this);
+      throw new pulumi.ResourceError(
+        `mirror ${m.name}: source ${m.source} is not pinned by digest`,
+        this,
+      );
     }
     const registry = pulumi.output(args.registry);
     this.indexes = m.refs.map(
@@ -38,7 +41,11 @@ export class MirroredImage extends pulumi.ComponentResource {
             tag: ref,
             sources: [m.source],
             push: true,
-            registry: { address: registry.address, username: registry.username, password: registry.password },
+            registry: {
+              address: registry.address,
+              username: registry.username,
+              password: registry.password,
+            },
           },
           { parent: this, retainOnDelete: true },
         ),

@@ -71,7 +71,10 @@ export class MultiArchImage extends pulumi.ComponentResource {
       const parts = index.builds.map((b) => {
         const arch = this.archImages[b.build];
         if (!arch) {
-          throw new pulumi.ResourceError(`index ${index.id}: build ${b.build} is not part of image ${args.image}`, this);
+          throw new pulumi.ResourceError(
+            `index ${index.id}: build ${b.build} is not part of image ${args.image}`,
+            this,
+          );
         }
         return { platform: b.platform, ref: arch.pinnedRef };
       });
@@ -81,7 +84,11 @@ export class MultiArchImage extends pulumi.ComponentResource {
           tag: index.ref,
           sources: parts.map((p) => p.ref),
           push: true,
-          registry: { address: registry.address, username: registry.username, password: registry.password },
+          registry: {
+            address: registry.address,
+            username: registry.username,
+            password: registry.password,
+          },
         },
         // The registry deletes manifests by digest, which untags every tag at that digest (two tags
         // with identical sources share one): keep registry content when the resource goes.

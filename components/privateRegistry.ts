@@ -8,6 +8,16 @@ export interface RegistryCredentials {
   password: string;
 }
 
+/** What the estate needs from a registry, whatever backend serves it. */
+export interface EstateRegistry {
+  /** host[:port]. */
+  readonly address: pulumi.Output<string>;
+  /** Address, username and password (secret). */
+  readonly credentials: pulumi.Output<RegistryCredentials>;
+  /** PEM CA of the registry's certificate, when not in the system store. */
+  readonly caCert: pulumi.Output<string | undefined>;
+}
+
 /** Arguments of {@link PrivateRegistry}. */
 export interface PrivateRegistryArgs {
   /**
@@ -30,7 +40,7 @@ export interface PrivateRegistryArgs {
  * The private registry the estate pushes to. In `external` mode it declares nothing and only carries
  * the address and the credentials (the password is always a secret output).
  */
-export class PrivateRegistry extends pulumi.ComponentResource {
+export class PrivateRegistry extends pulumi.ComponentResource implements EstateRegistry {
   public static readonly type = "dayu:estate:PrivateRegistry";
 
   /** host[:port]. */
@@ -57,11 +67,13 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     this.password = pulumi.secret(pulumi.output(args.password ?? ""));
     this.caCert = pulumi.output(args.caCert);
     this.credentials = pulumi.secret(
-      pulumi.all([this.address, this.username, this.password]).apply(([address, username, password]) => ({
-        address,
-        username,
-        password,
-      })),
+      pulumi
+        .all([this.address, this.username, this.password])
+        .apply(([address, username, password]) => ({
+          address,
+          username,
+          password,
+        })),
     );
     this.registerOutputs({
       address: this.address,

@@ -23,7 +23,9 @@ export function parseArgsFile(text: string, file: string): Record<string, string
     }
     const key = line.slice(0, eq);
     if (!KEY.test(key)) {
-      throw new Error(`${where}: "${key}" is not a valid build-arg name (letters, digits, _; no whitespace)`);
+      throw new Error(
+        `${where}: "${key}" is not a valid build-arg name (letters, digits, _; no whitespace)`,
+      );
     }
     if (key in args) throw new Error(`${where}: ${key} is set twice`);
     args[key] = line.slice(eq + 1);

@@ -99,7 +99,11 @@ const baseSpec = {
 const override = {
   type: "object",
   additionalProperties: false,
-  properties: { dockerfile: { type: "string", minLength: 1 }, base: baseSpec, buildArgs: stringMap },
+  properties: {
+    dockerfile: { type: "string", minLength: 1 },
+    base: baseSpec,
+    buildArgs: stringMap,
+  },
 };
 const platform = { type: "string", pattern: "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" };
 const nameString = { type: "string", pattern: "^[a-z0-9][a-z0-9._-]*$" };

@@ -5,7 +5,10 @@
  * depends on. Ties keep the input order, so the result is deterministic. Throws on a cycle with the
  * cycle spelled out, e.g. `a → b → c → a`.
  */
-export function topologicalOrder<T extends string>(nodes: readonly T[], deps: (n: T) => readonly T[]): T[] {
+export function topologicalOrder<T extends string>(
+  nodes: readonly T[],
+  deps: (n: T) => readonly T[],
+): T[] {
   const state = new Map<T, "visiting" | "done">();
   const order: T[] = [];
   const stack: T[] = [];

@@ -9,7 +9,13 @@ import { decodeUtf8, parseArgsFile } from "./argsFile";
 import { BaseSpec, BuildOverride, Catalog, ImageDef, MirrorDef } from "./catalog";
 import { FileSource } from "./files";
 import { CycleError, topologicalOrder } from "./graph";
-import { digestError, parseReference, registryHostError, repositoryError, tagError } from "./reference";
+import {
+  digestError,
+  parseReference,
+  registryHostError,
+  repositoryError,
+  tagError,
+} from "./reference";
 
 /** The name of the variant every image has: its plain tags. */
 export const DEFAULT_VARIANT = "default";
@@ -125,7 +131,9 @@ export interface Plan {
 /** All problems found in a catalog, reported together. */
 export class PlanError extends Error {
   constructor(public readonly problems: string[]) {
-    super(`the estate plan is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `the estate plan is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 }
 
@@ -162,7 +170,10 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   const builderFor = new Map<string, string>();
   for (const b of opts.builders) {
     const other = builderFor.get(b.platform);
-    if (other) fail(`builders "${other}" and "${b.name}" both serve ${b.platform}: declare one builder per platform`);
+    if (other)
+      fail(
+        `builders "${other}" and "${b.name}" both serve ${b.platform}: declare one builder per platform`,
+      );
     else builderFor.set(b.platform, b.name);
   }
   const builderList = opts.builders.map((b) => `${b.name} (${b.platform})`).join(", ") || "none";
@@ -183,7 +194,8 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
     if (!images.has(name)) fail(`config contexts.${name}: no image "${name}" in the catalog`);
   }
   for (const name of Object.keys(opts.mirrorSources ?? {})) {
-    if (!mirrors.has(name)) fail(`config mirrorSources.${name}: no mirror "${name}" in the catalog`);
+    if (!mirrors.has(name))
+      fail(`config mirrorSources.${name}: no mirror "${name}" in the catalog`);
   }
 
   const substitute = (tag: string, where: string): string => {
@@ -213,7 +225,9 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
     let source = opts.mirrorSources?.[m.name];
     if (!source) {
       if (!m.digest) {
-        fail(`${where}: ${m.source} is not pinned: set its digest in the catalog or mirrorSources.${m.name} in the stack config`);
+        fail(
+          `${where}: ${m.source} is not pinned: set its digest in the catalog or mirrorSources.${m.name} in the stack config`,
+        );
       } else {
         const dErr = digestError(m.digest);
         if (dErr) fail(`${where}: ${dErr}`);
@@ -222,7 +236,8 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
     }
     if (source) {
       try {
-        if (!parseReference(source).digest) fail(`${where}: source ${source} is not pinned by digest`);
+        if (!parseReference(source).digest)
+          fail(`${where}: source ${source} is not pinned by digest`);
       } catch (err) {
         fail(`${where}: ${(err as Error).message}`);
       }
@@ -230,7 +245,13 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
     const repository = `${opts.registry}/${m.repository}`;
     const refs = m.tags.map((t) => `${repository}:${substitute(t, where)}`);
     refs.forEach((r) => claim(r, where));
-    plannedMirrors.push({ name: m.name, source: source ?? m.source, repository, refs, platforms: m.platforms });
+    plannedMirrors.push({
+      name: m.name,
+      source: source ?? m.source,
+      repository,
+      refs,
+      platforms: m.platforms,
+    });
   }
 
   // Image-level graph, checked for unknown names and cycles before anything else depends on it.
@@ -249,17 +270,21 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
     const deps = new Set<string>();
     for (const b of baseSpecsOf(img)) {
       if (b.image !== undefined) {
-        if (!images.has(b.image)) fail(`image "${img.name}": base image "${b.image}" is not in the catalog`);
+        if (!images.has(b.image))
+          fail(`image "${img.name}": base image "${b.image}" is not in the catalog`);
         else deps.add(b.image);
       }
       if (b.mirror !== undefined) {
-        if (!mirrors.has(b.mirror)) fail(`image "${img.name}": base mirror "${b.mirror}" is not in the catalog`);
+        if (!mirrors.has(b.mirror))
+          fail(`image "${img.name}": base mirror "${b.mirror}" is not in the catalog`);
         else imageEdges.push({ from: `mirror:${b.mirror}`, to: img.name, kind: "mirror" });
       }
       if (b.external !== undefined) {
         try {
           if (!parseReference(b.external).digest) {
-            fail(`image "${img.name}": external base ${b.external} is not pinned by digest (add @sha256:...)`);
+            fail(
+              `image "${img.name}": external base ${b.external} is not pinned by digest (add @sha256:...)`,
+            );
           }
         } catch (err) {
           fail(`image "${img.name}": ${(err as Error).message}`);
@@ -273,7 +298,8 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   try {
     imageOrder = topologicalOrder([...images.keys()], (n) => imageDeps.get(n) ?? []);
   } catch (err) {
-    if (err instanceof CycleError) throw new PlanError([...new Set(problems), `images form a ${err.message}`]);
+    if (err instanceof CycleError)
+      throw new PlanError([...new Set(problems), `images form a ${err.message}`]);
     throw err;
   }
   // Dedupe edges for display.
@@ -289,7 +315,8 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   const finalBuild = new Map<string, string>();
   const indexes: PlannedIndex[] = [];
   const edges: PlanEdge[] = [];
-  const fk = (image: string, variant: string, platform: string) => `${image}|${variant}|${platform}`;
+  const fk = (image: string, variant: string, platform: string) =>
+    `${image}|${variant}|${platform}`;
 
   for (const name of imageOrder) {
     const img = images.get(name) as ImageDef;
@@ -302,21 +329,28 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
 
     const imgVariants = [DEFAULT_VARIANT, ...(img.variants ?? [])];
     for (const v of img.variants ?? []) {
-      if (v === DEFAULT_VARIANT) fail(`${where}: "${DEFAULT_VARIANT}" is implied; do not list it in variants`);
-      else if (!variants.has(v)) fail(`${where}: variant "${v}" is not declared under the catalog's variants`);
+      if (v === DEFAULT_VARIANT)
+        fail(`${where}: "${DEFAULT_VARIANT}" is implied; do not list it in variants`);
+      else if (!variants.has(v))
+        fail(`${where}: variant "${v}" is not declared under the catalog's variants`);
     }
     for (const v of Object.keys(img.variantOverrides ?? {})) {
-      if (!imgVariants.includes(v)) fail(`${where}: variantOverrides.${v} names a variant the image does not list`);
+      if (!imgVariants.includes(v))
+        fail(`${where}: variantOverrides.${v} names a variant the image does not list`);
       for (const p of Object.keys(img.variantOverrides?.[v] ?? {})) {
-        if (!img.platforms.includes(p)) fail(`${where}: variantOverrides.${v}.${p} is not one of its platforms`);
+        if (!img.platforms.includes(p))
+          fail(`${where}: variantOverrides.${v}.${p} is not one of its platforms`);
       }
     }
     for (const p of Object.keys(img.platformOverrides ?? {})) {
-      if (!img.platforms.includes(p)) fail(`${where}: platformOverrides.${p} is not one of its platforms`);
+      if (!img.platforms.includes(p))
+        fail(`${where}: platformOverrides.${p} is not one of its platforms`);
     }
     for (const p of img.platforms) {
       if (!builderFor.has(p)) {
-        fail(`${where}: platform ${p} is served by no configured builder (builders: ${builderList})`);
+        fail(
+          `${where}: platform ${p} is served by no configured builder (builders: ${builderList})`,
+        );
       }
     }
 
@@ -327,7 +361,10 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
       fail(`${contextKey}: directory ${context} does not exist`);
       continue;
     }
-    if (img.chain && (img.dockerfile || Object.values(img.platformOverrides ?? {}).some((o) => o.dockerfile))) {
+    if (
+      img.chain &&
+      (img.dockerfile || Object.values(img.platformOverrides ?? {}).some((o) => o.dockerfile))
+    ) {
       fail(`${where}: set either chain or dockerfile, not both`);
       continue;
     }
@@ -341,7 +378,9 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
       }));
     };
 
-    const chainSteps = img.chain ? chainStepsOf(path.join(context, img.chain), files, where, fail) : undefined;
+    const chainSteps = img.chain
+      ? chainStepsOf(path.join(context, img.chain), files, where, fail)
+      : undefined;
 
     for (const variant of imgVariants) {
       if (variant !== DEFAULT_VARIANT && !variants.has(variant)) continue;
@@ -350,21 +389,32 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
         const arch = archOf(platform);
         const r = resolveSettings(img, variant, platform);
         const steps: Step[] = chainSteps ?? [
-          { dockerfile: path.join(context, r.dockerfile ?? img.dockerfile ?? "Dockerfile"), argsFiles: {} },
+          {
+            dockerfile: path.join(context, r.dockerfile ?? img.dockerfile ?? "Dockerfile"),
+            argsFiles: {},
+          },
         ];
         if (steps.length === 0) continue;
         let prev: PlannedBase | undefined = resolveBase(r.base, variant, platform);
         steps.forEach((step, i) => {
           const final = i === steps.length - 1;
           const stepWhere = step.descriptor ? `${where} step ${step.descriptor}` : where;
-          const args = { ...(img.buildArgs ?? {}), ...r.buildArgs, ...argsFor(step, arch, files, fail) };
+          const args = {
+            ...(img.buildArgs ?? {}),
+            ...r.buildArgs,
+            ...argsFor(step, arch, files, fail),
+          };
           for (const k of Object.keys(args)) {
             if (SECRET_LIKE.test(k)) {
-              fail(`${stepWhere}: build arg ${k} looks like a secret; build args are stored in image history and state in plaintext (use BuildKit secrets)`);
+              fail(
+                `${stepWhere}: build arg ${k} looks like a secret; build args are stored in image history and state in plaintext (use BuildKit secrets)`,
+              );
             }
           }
           if (args[baseArg] !== undefined && prev) {
-            fail(`${stepWhere}: build arg ${baseArg} is set by hand, but the planner passes the pinned base in it`);
+            fail(
+              `${stepWhere}: build arg ${baseArg} is set by hand, but the planner passes the pinned base in it`,
+            );
           }
           checkDockerfile(step.dockerfile, prev ? baseArg : undefined, stepWhere, files, fail);
           const key = JSON.stringify({
@@ -407,7 +457,11 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
             builds.push(build);
             claim(build.archTag, where);
             if (prev?.kind === "build") {
-              edges.push({ from: prev.build, to: build.id, kind: step.descriptor && i > 0 ? "chain" : "base" });
+              edges.push({
+                from: prev.build,
+                to: build.id,
+                kind: step.descriptor && i > 0 ? "chain" : "base",
+              });
             }
           }
           build.variants.push(variant);
@@ -425,7 +479,10 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
           tag,
           ref,
           builds: img.platforms
-            .map((platform) => ({ platform, build: finalBuild.get(fk(name, variant, platform)) ?? "" }))
+            .map((platform) => ({
+              platform,
+              build: finalBuild.get(fk(name, variant, platform)) ?? "",
+            }))
             .filter((b) => b.build !== ""),
           release,
         };
@@ -452,7 +509,11 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
       return out;
     }
 
-    function resolveBase(spec: BaseSpec | undefined, variant: string, platform: string): PlannedBase | undefined {
+    function resolveBase(
+      spec: BaseSpec | undefined,
+      variant: string,
+      platform: string,
+    ): PlannedBase | undefined {
       if (!spec) return undefined;
       if (spec.image !== undefined) {
         const baseImg = images.get(spec.image);
@@ -461,7 +522,9 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
         const id = finalBuild.get(fk(spec.image, baseVariant, platform));
         if (!id) {
           if (!baseImg.platforms.includes(platform)) {
-            fail(`${where}: builds for ${platform} but its base image "${spec.image}" has no ${platform} build (it declares ${baseImg.platforms.join(", ")})`);
+            fail(
+              `${where}: builds for ${platform} but its base image "${spec.image}" has no ${platform} build (it declares ${baseImg.platforms.join(", ")})`,
+            );
           }
           return undefined;
         }
@@ -470,7 +533,9 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
       if (spec.mirror !== undefined) {
         const m = mirrors.get(spec.mirror);
         if (m && !m.platforms.includes(platform)) {
-          fail(`${where}: builds for ${platform} but its base mirror "${spec.mirror}" does not declare ${platform}`);
+          fail(
+            `${where}: builds for ${platform} but its base mirror "${spec.mirror}" does not declare ${platform}`,
+          );
         }
         return { kind: "mirror", mirror: spec.mirror };
       }
@@ -483,7 +548,10 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   // check it anyway, cheaply, since the components rely on it.
   const position = new Map(builds.map((b, i) => [b.id, i]));
   for (const b of builds) {
-    if (b.base?.kind === "build" && (position.get(b.base.build) ?? Infinity) >= (position.get(b.id) ?? 0)) {
+    if (
+      b.base?.kind === "build" &&
+      (position.get(b.base.build) ?? Infinity) >= (position.get(b.id) ?? 0)
+    ) {
       throw new Error(`internal: build ${b.id} is ordered before its base ${b.base.build}`);
     }
   }
@@ -499,7 +567,12 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
 }
 
 /** Lists an Atom-style chain folder: `<num>-Dockerfile-<descriptor>` in numeric order. */
-function chainStepsOf(dir: string, files: FileSource, where: string, fail: (m: string) => void): Step[] {
+function chainStepsOf(
+  dir: string,
+  files: FileSource,
+  where: string,
+  fail: (m: string) => void,
+): Step[] {
   if (!files.isDirectory(dir)) {
     fail(`${where}: chain folder ${dir} does not exist`);
     return [];
@@ -519,16 +592,22 @@ function chainStepsOf(dir: string, files: FileSource, where: string, fail: (m: s
     }
     const argsFiles: Record<string, string> = {};
     for (const a of names) {
-      const am = new RegExp(`^${descriptor.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-([a-z0-9]+)-args$`).exec(a);
+      const am = new RegExp(
+        `^${descriptor.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-([a-z0-9]+)-args$`,
+      ).exec(a);
       if (am) argsFiles[am[1] === "aarch64" ? "arm64" : am[1]] = path.join(dir, a);
     }
     steps.push({ num: Number(m[1]), descriptor, dockerfile: path.join(dir, n), argsFiles });
   }
-  if (steps.length === 0) fail(`${where}: chain folder ${dir} has no <num>-Dockerfile-<descriptor> files`);
+  if (steps.length === 0)
+    fail(`${where}: chain folder ${dir} has no <num>-Dockerfile-<descriptor> files`);
   const nums = new Map<number, string>();
   for (const s of steps) {
     const other = nums.get(s.num);
-    if (other) fail(`${where}: chain files ${other} and ${path.basename(s.dockerfile)} have the same number ${s.num}`);
+    if (other)
+      fail(
+        `${where}: chain files ${other} and ${path.basename(s.dockerfile)} have the same number ${s.num}`,
+      );
     nums.set(s.num, path.basename(s.dockerfile));
   }
   return steps.sort((a, b) => a.num - b.num);

@@ -10,7 +10,8 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 /** A sha256 digest, the only algorithm registries use in practice. */
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** A registry host: a domain or IPv4 address with an optional port, or `[ipv6]:port`. */
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
+const HOST =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
 
 /** Returns an error message for an invalid repository path (without registry), or undefined. */
 export function repositoryError(repository: string): string | undefined {

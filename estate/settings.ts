@@ -138,22 +138,34 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
   };
   const strMap = (key: string, v: unknown): Record<string, string> => {
     const o = obj(key, v) ?? {};
-    for (const [k, val] of Object.entries(o)) if (typeof val !== "string") at(`${key}.${k}`, "must be a string");
+    for (const [k, val] of Object.entries(o))
+      if (typeof val !== "string") at(`${key}.${k}`, "must be a string");
     return o as Record<string, string>;
   };
   const known = (key: string, o: Record<string, unknown>, keys: string[]) => {
-    for (const k of Object.keys(o)) if (!keys.includes(k)) at(`${key}.${k}`, `is not a known key (known: ${keys.join(", ")})`);
+    for (const k of Object.keys(o))
+      if (!keys.includes(k)) at(`${key}.${k}`, `is not a known key (known: ${keys.join(", ")})`);
   };
 
   const environment = (str("environment", get("environment"), false) ?? "dev") as Environment;
-  if (!["dev", "staging", "prod"].includes(environment)) at("environment", "must be dev, staging or prod");
+  if (!["dev", "staging", "prod"].includes(environment))
+    at("environment", "must be dev, staging or prod");
   const dev = environment === "dev";
 
   // Registry.
   const r = obj("registry", get("registry"));
   if (!r) at("registry", "is required");
   const reg = r ?? {};
-  known("registry", reg, ["mode", "address", "username", "caFile", "insecure", "dockerHost", "kubernetes", "ecr"]);
+  known("registry", reg, [
+    "mode",
+    "address",
+    "username",
+    "caFile",
+    "insecure",
+    "dockerHost",
+    "kubernetes",
+    "ecr",
+  ]);
   const mode = (str("registry.mode", reg.mode, false) ?? "external") as RegistryMode;
   if (!["external", "docker-host", "kubernetes", "ecr"].includes(mode)) {
     at("registry.mode", `must be external, docker-host, kubernetes or ecr, got "${mode}"`);
@@ -165,13 +177,18 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     caFile: str("registry.caFile", reg.caFile, false),
     insecure: bool("registry.insecure", reg.insecure, false),
   };
-  if (registry.insecure && !dev) at("registry.insecure", `plain HTTP is refused on a ${environment} stack: serve the registry with TLS`);
+  if (registry.insecure && !dev)
+    at(
+      "registry.insecure",
+      `plain HTTP is refused on a ${environment} stack: serve the registry with TLS`,
+    );
 
   if (mode === "ecr") {
     const e = obj("registry.ecr", reg.ecr) ?? {};
     const region = str("registry.ecr.region", e.region, true) ?? "";
     const accountId = str("registry.ecr.accountId", e.accountId, true) ?? "";
-    if (accountId && !/^\d{12}$/.test(accountId)) at("registry.ecr.accountId", "must be a 12-digit AWS account id");
+    if (accountId && !/^\d{12}$/.test(accountId))
+      at("registry.ecr.accountId", "must be a 12-digit AWS account id");
     const days = e.expireTemporaryAfterDays ?? 14;
     if (typeof days !== "number" || !Number.isInteger(days) || days < 1) {
       at("registry.ecr.expireTemporaryAfterDays", "must be a whole number of days ≥ 1");
@@ -184,7 +201,10 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
   } else {
     registry.address = str("registry.address", reg.address, true) ?? "";
     if (!registry.username && !dev) {
-      at("registry.username", `is required on a ${environment} stack: the registry must use authentication`);
+      at(
+        "registry.username",
+        `is required on a ${environment} stack: the registry must use authentication`,
+      );
     }
   }
   if (mode === "docker-host") {
@@ -212,7 +232,8 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
   }
   if (mode === "kubernetes") {
     const k = obj("registry.kubernetes", reg.kubernetes) ?? {};
-    const serviceType = (str("registry.kubernetes.serviceType", k.serviceType, false) ?? "LoadBalancer") as KubernetesRegistrySettings["serviceType"];
+    const serviceType = (str("registry.kubernetes.serviceType", k.serviceType, false) ??
+      "LoadBalancer") as KubernetesRegistrySettings["serviceType"];
     if (!["ClusterIP", "NodePort", "LoadBalancer"].includes(serviceType)) {
       at("registry.kubernetes.serviceType", "must be ClusterIP, NodePort or LoadBalancer");
     }
@@ -244,10 +265,20 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     rawBuilders.forEach((b: unknown, i: number) => {
       const key = `builders[${i}]`;
       const o = obj(key, b) ?? {};
-      known(key, o, ["name", "platform", "mode", "endpoint", "tls", "dockerHost", "namespace", "image"]);
+      known(key, o, [
+        "name",
+        "platform",
+        "mode",
+        "endpoint",
+        "tls",
+        "dockerHost",
+        "namespace",
+        "image",
+      ]);
       const name = str(`${key}.name`, o.name, true) ?? "";
       const platform = str(`${key}.platform`, o.platform, true) ?? "";
-      if (platform && !PLATFORM.test(platform)) at(`${key}.platform`, `"${platform}" is not os/arch[/variant]`);
+      if (platform && !PLATFORM.test(platform))
+        at(`${key}.platform`, `"${platform}" is not os/arch[/variant]`);
       const bmode = (str(`${key}.mode`, o.mode, false) ?? "external") as BuilderMode;
       if (!["external", "docker-host", "kubernetes"].includes(bmode)) {
         at(`${key}.mode`, "must be external, docker-host or kubernetes");
@@ -266,9 +297,13 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
         at(`${key}.endpoint`, `"${endpoint}" is not a BuildKit address (tcp://host:port, ...)`);
       }
       if (endpoint?.startsWith("tcp://") && !tls && !dev) {
-        at(`${key}.tls`, `builder "${name}" is reached over plain TCP; a ${environment} stack requires mTLS (tls.caFile, tls.certFile, tls.keySecret)`);
+        at(
+          `${key}.tls`,
+          `builder "${name}" is reached over plain TCP; a ${environment} stack requires mTLS (tls.caFile, tls.certFile, tls.keySecret)`,
+        );
       }
-      if (bmode === "docker-host" && !o.dockerHost) at(`${key}.dockerHost`, "is required in docker-host mode");
+      if (bmode === "docker-host" && !o.dockerHost)
+        at(`${key}.dockerHost`, "is required in docker-host mode");
       const image = str(`${key}.image`, o.image, false);
       if (image && (/:latest$/.test(image) || !/[:@]/.test(image.split("/").pop() ?? ""))) {
         at(`${key}.image`, `must be pinned to a version or digest, got "${image}"`);
@@ -300,7 +335,10 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     builders,
     contexts: strMap("contexts", get("contexts")),
     mirrorSources: strMap("mirrorSources", get("mirrorSources")),
-    protectReleases: get("protectReleases") === "auto" ? !dev : bool("protectReleases", get("protectReleases"), !dev),
+    protectReleases:
+      get("protectReleases") === "auto"
+        ? !dev
+        : bool("protectReleases", get("protectReleases"), !dev),
     buildOnPreview: bool("buildOnPreview", get("buildOnPreview"), false),
     preflight: bool("preflight", get("preflight"), true),
   };

@@ -30,13 +30,23 @@ export function parseBuildxInspect(text: string): { status?: string; platforms: 
     const m = /^\s*(Status|Platforms):\s*(.*)$/.exec(line);
     if (!m) continue;
     if (m[1] === "Status") status = status ?? m[2].trim();
-    else platforms.push(...m[2].split(",").map((p) => p.trim().replace(/\*$/, "")).filter(Boolean));
+    else
+      platforms.push(
+        ...m[2]
+          .split(",")
+          .map((p) => p.trim().replace(/\*$/, ""))
+          .filter(Boolean),
+      );
   }
   return { status, platforms };
 }
 
 /** Checks each builder with `buildx inspect --bootstrap`. Throws naming the builder and platform. */
-export async function checkBuilders(builders: BuilderCheck[], run: Runner = execRunner, buildx = "buildx"): Promise<void> {
+export async function checkBuilders(
+  builders: BuilderCheck[],
+  run: Runner = execRunner,
+  buildx = "buildx",
+): Promise<void> {
   const problems: string[] = [];
   await Promise.all(
     builders.map(async (b) => {
@@ -44,17 +54,25 @@ export async function checkBuilders(builders: BuilderCheck[], run: Runner = exec
       try {
         out = await run(buildx, ["inspect", "--bootstrap", b.name], 60000);
       } catch (err) {
-        problems.push(`builder "${b.name}" (for ${b.platform}) is not reachable: ${(err as Error).message}`);
+        problems.push(
+          `builder "${b.name}" (for ${b.platform}) is not reachable: ${(err as Error).message}`,
+        );
         return;
       }
       const { status, platforms } = parseBuildxInspect(out);
-      if (status && status !== "running") problems.push(`builder "${b.name}" (for ${b.platform}) is ${status}`);
+      if (status && status !== "running")
+        problems.push(`builder "${b.name}" (for ${b.platform}) is ${status}`);
       else if (!platforms.includes(b.platform)) {
-        problems.push(`builder "${b.name}" is declared for ${b.platform} but serves ${platforms.join(", ") || "no platform"}`);
+        problems.push(
+          `builder "${b.name}" is declared for ${b.platform} but serves ${platforms.join(", ") || "no platform"}`,
+        );
       }
     }),
   );
-  if (problems.length) throw new Error(`pre-flight failed, nothing was built:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (problems.length)
+    throw new Error(
+      `pre-flight failed, nothing was built:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
 }
 
 /** `GET /v2/` with the credentials: fails fast on a down registry or wrong credentials. */

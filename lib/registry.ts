@@ -93,7 +93,12 @@ export class RegistryClient {
 
   constructor(private readonly auth: RegistryAuth) {}
 
-  private request(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+  private request(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+  ): Promise<Response> {
     const mod = url.startsWith("https:") ? https : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(
@@ -102,13 +107,23 @@ export class RegistryClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks),
+            }),
+          );
           res.on("error", reject);
         },
       );
-      req.on("timeout", () => req.destroy(new Error(`timed out after ${this.auth.timeoutMs ?? 15000} ms`)));
+      req.on("timeout", () =>
+        req.destroy(new Error(`timed out after ${this.auth.timeoutMs ?? 15000} ms`)),
+      );
       req.on("error", (err) =>
-        reject(new RegistryError(`registry ${this.auth.address}: ${method} ${url}: ${err.message}`)),
+        reject(
+          new RegistryError(`registry ${this.auth.address}: ${method} ${url}: ${err.message}`),
+        ),
       );
       if (body) req.write(body);
       req.end();
@@ -124,7 +139,8 @@ export class RegistryClient {
   private async fetchToken(challenge: string): Promise<void> {
     const params: Record<string, string> = {};
     for (const m of challenge.matchAll(/(\w+)="([^"]*)"/g)) params[m[1]] = m[2];
-    if (!params.realm) throw new RegistryError(`registry ${this.auth.address}: bearer challenge without realm`);
+    if (!params.realm)
+      throw new RegistryError(`registry ${this.auth.address}: bearer challenge without realm`);
     const q = new URLSearchParams();
     if (params.service) q.set("service", params.service);
     if (params.scope) q.set("scope", params.scope);
@@ -132,13 +148,22 @@ export class RegistryClient {
     const basic = this.basic();
     if (basic) headers.authorization = basic;
     const res = await this.request("GET", `${params.realm}?${q}`, headers);
-    if (res.status !== 200) throw new RegistryError(`registry ${this.auth.address}: token request failed with ${res.status}`, res.status);
+    if (res.status !== 200)
+      throw new RegistryError(
+        `registry ${this.auth.address}: token request failed with ${res.status}`,
+        res.status,
+      );
     const json = JSON.parse(res.body.toString()) as { token?: string; access_token?: string };
     this.token = json.token ?? json.access_token;
   }
 
   /** One API call with auth; answers a 401 bearer challenge once. */
-  async call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+  async call(
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+    body?: Buffer,
+  ): Promise<Response> {
     const url = `${this.auth.insecure ? "http" : "https"}://${this.auth.address}${path}`;
     const withAuth = () => {
       const h = { ...headers };
@@ -163,20 +188,33 @@ export class RegistryClient {
     const res = await this.call("GET", "/v2/");
     if (res.status === 200) return;
     if (res.status === 401) {
-      throw new RegistryError(`registry ${this.auth.address} refused the credentials of user "${this.auth.username ?? "(none)"}"`, 401);
+      throw new RegistryError(
+        `registry ${this.auth.address} refused the credentials of user "${this.auth.username ?? "(none)"}"`,
+        401,
+      );
     }
-    throw new RegistryError(`registry ${this.auth.address} answered ${res.status} to GET /v2/`, res.status);
+    throw new RegistryError(
+      `registry ${this.auth.address} answered ${res.status} to GET /v2/`,
+      res.status,
+    );
   }
 
   /** GETs a manifest or index by tag or digest; the digest is recomputed from the body. */
   async getManifest(repository: string, reference: string): Promise<Manifest> {
-    const res = await this.call("GET", `/v2/${repository}/manifests/${reference}`, { accept: ACCEPT_ALL });
+    const res = await this.call("GET", `/v2/${repository}/manifests/${reference}`, {
+      accept: ACCEPT_ALL,
+    });
     if (res.status !== 200) {
-      throw new RegistryError(`GET ${this.auth.address}/${repository}:${reference}: HTTP ${res.status} ${res.body.toString().slice(0, 200)}`, res.status);
+      throw new RegistryError(
+        `GET ${this.auth.address}/${repository}:${reference}: HTTP ${res.status} ${res.body.toString().slice(0, 200)}`,
+        res.status,
+      );
     }
     const digest = sha256(res.body);
     if (reference.startsWith("sha256:") && digest !== reference) {
-      throw new RegistryError(`${this.auth.address}/${repository}@${reference}: body hashes to ${digest}`);
+      throw new RegistryError(
+        `${this.auth.address}/${repository}@${reference}: body hashes to ${digest}`,
+      );
     }
     const json = JSON.parse(res.body.toString()) as Manifest["json"];
     const mediaType = json.mediaType ?? String(res.headers["content-type"] ?? "");
@@ -194,10 +232,23 @@ export class RegistryClient {
   }
 
   /** PUTs manifest bytes under a tag (the manifest's blobs/children must already be in the repository). */
-  async putManifest(repository: string, tag: string, body: Buffer, mediaType: string): Promise<string> {
-    const res = await this.call("PUT", `/v2/${repository}/manifests/${tag}`, { "content-type": mediaType }, body);
+  async putManifest(
+    repository: string,
+    tag: string,
+    body: Buffer,
+    mediaType: string,
+  ): Promise<string> {
+    const res = await this.call(
+      "PUT",
+      `/v2/${repository}/manifests/${tag}`,
+      { "content-type": mediaType },
+      body,
+    );
     if (res.status !== 201) {
-      throw new RegistryError(`PUT ${this.auth.address}/${repository}:${tag}: HTTP ${res.status} ${res.body.toString().slice(0, 300)}`, res.status);
+      throw new RegistryError(
+        `PUT ${this.auth.address}/${repository}:${tag}: HTTP ${res.status} ${res.body.toString().slice(0, 300)}`,
+        res.status,
+      );
     }
     return sha256(body);
   }
@@ -209,7 +260,8 @@ export class RegistryClient {
       const r2 = await this.request("GET", loc, {});
       return r2.body;
     }
-    if (res.status !== 200) throw new RegistryError(`GET blob ${repository}@${digest}: HTTP ${res.status}`, res.status);
+    if (res.status !== 200)
+      throw new RegistryError(`GET blob ${repository}@${digest}: HTTP ${res.status}`, res.status);
     return res.body;
   }
 
@@ -227,7 +279,9 @@ export class RegistryClient {
       }
       return out;
     }
-    const config = JSON.parse((await this.getBlob(repository, m.json.config?.digest ?? "")).toString()) as {
+    const config = JSON.parse(
+      (await this.getBlob(repository, m.json.config?.digest ?? "")).toString(),
+    ) as {
       os: string;
       architecture: string;
       variant?: string;
@@ -239,7 +293,9 @@ export class RegistryClient {
   /** The architecture an image manifest's config declares. */
   async configArchitecture(repository: string, manifestDigest: string): Promise<string> {
     const m = await this.getManifest(repository, manifestDigest);
-    const config = JSON.parse((await this.getBlob(repository, m.json.config?.digest ?? "")).toString()) as {
+    const config = JSON.parse(
+      (await this.getBlob(repository, m.json.config?.digest ?? "")).toString(),
+    ) as {
       architecture: string;
     };
     return config.architecture;

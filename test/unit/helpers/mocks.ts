@@ -1,0 +1,82 @@
+/**
+ * Pulumi mocks that record every registration and fabricate realistic computed outputs: a pushed
+ * docker-build Image gets a digest and `tag@digest` ref; an Index gets `tag@digest`. Digests are
+ * derived from the inputs, so identical inputs give identical digests, as in a registry.
+ */
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Registration {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+export const registrations: Registration[] = [];
+
+export function digestOf(value: unknown): string {
+  return `sha256:${createHash("sha256").update(JSON.stringify(value)).digest("hex")}`;
+}
+
+/** Installs the mocks. Call (and await) before importing code under test. */
+export async function installMocks(project = "dayu-estate", stack = "dev"): Promise<void> {
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): {
+        id: string;
+        state: Record<string, unknown>;
+      } {
+        const inputs = args.inputs as Record<string, unknown>;
+        registrations.push({ type: args.type, name: args.name, inputs });
+        const state: Record<string, unknown> = { ...inputs };
+        if (args.type === "docker-build:index:Image") {
+          const digest = digestOf({ ...inputs, registries: undefined });
+          state.digest = digest;
+          const tag = ((inputs.tags as string[] | undefined) ?? [])[0];
+          state.ref = tag ? `${tag}@${digest}` : "";
+          state.contextHash = digestOf(inputs.context);
+          return { id: `${args.name}-id`, state };
+        }
+        if (args.type === "docker-build:index:Index") {
+          state.ref = `${String(inputs.tag)}@${digestOf(inputs.sources)}`;
+          return { id: `${args.name}-id`, state };
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        throw new Error(`unexpected call ${args.token} in a test (add it to the mocks on purpose)`);
+      },
+    },
+    project,
+    stack,
+    false,
+  );
+}
+
+/** Resolves an Output in tests. */
+export function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply(resolve));
+}
+
+/** Waits until every registration currently queued has reached the mock monitor. */
+export async function settle(...resources: pulumi.Resource[]): Promise<void> {
+  await Promise.all(resources.map((r) => promiseOf(r.urn)));
+  await new Promise((r) => setTimeout(r, 50));
+}
+
+export function ofType(type: string): Registration[] {
+  return registrations.filter((r) => r.type === type);
+}
+
+/**
+ * The chain of types from the stack down to a resource, read from its URN
+ * (`...::parentType$childType::name`): how tests check parentage.
+ */
+export async function typeChain(r: pulumi.Resource): Promise<string[]> {
+  const urn = await promiseOf(r.urn);
+  return urn.split("::")[2].split("$");
+}
+
+export function reset(): void {
+  registrations.length = 0;
+}
