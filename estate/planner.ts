@@ -44,6 +44,11 @@ export interface PlanOptions {
   contexts?: Readonly<Record<string, string>>;
   /** Mirror name → pinned upstream reference `host/repo[:tag]@sha256:...`, overriding the catalog. */
   mirrorSources?: Readonly<Record<string, string>>;
+  /**
+   * Accept mirrors without a pin (their source stays the catalog's tag). Only for displaying a plan
+   * (`npm run plan`); the program always requires pins. Default false.
+   */
+  allowUnpinnedMirrors?: boolean;
   files: FileSource;
 }
 
@@ -223,7 +228,9 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
     const repoErr = repositoryError(m.repository);
     if (repoErr) fail(`${where}: ${repoErr}`);
     let source = opts.mirrorSources?.[m.name];
-    if (!source) {
+    if (!source && !m.digest && opts.allowUnpinnedMirrors) {
+      // Display only: the plan shows the catalog's tag.
+    } else if (!source) {
       if (!m.digest) {
         fail(
           `${where}: ${m.source} is not pinned: set its digest in the catalog or mirrorSources.${m.name} in the stack config`,
@@ -236,8 +243,9 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
     }
     if (source) {
       try {
-        if (!parseReference(source).digest)
+        if (!parseReference(source).digest && !opts.allowUnpinnedMirrors) {
           fail(`${where}: source ${source} is not pinned by digest`);
+        }
       } catch (err) {
         fail(`${where}: ${(err as Error).message}`);
       }

@@ -1,0 +1,72 @@
+/** Human views of a plan: text tables for `npm run plan` and a Mermaid graph for the README. */
+import { Plan, PlannedBase } from "./planner";
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+function baseLabel(plan: Plan, base?: PlannedBase): string {
+  if (!base) return "-";
+  switch (base.kind) {
+    case "build":
+      return `${base.build} (by digest)`;
+    case "mirror":
+      return `mirror ${base.mirror}`;
+    case "external":
+      return base.ref;
+  }
+}
+
+/** One row per index, then one row per build. */
+export function renderPlan(plan: Plan): string {
+  const builds = new Map(plan.builds.map((b) => [b.id, b]));
+  const indexRows = plan.indexes.map((i) => [
+    i.image,
+    i.tag + (i.release ? " (release)" : ""),
+    i.builds.map((b) => b.platform).join(", "),
+    i.builds.map((b) => `${b.build}@${builds.get(b.build)?.builder}`).join(", "),
+    [...new Set(i.builds.map((b) => baseLabel(plan, builds.get(b.build)?.base)))].join(", "),
+  ]);
+  const buildRows = plan.builds.map((b) => [
+    b.id,
+    b.platform,
+    b.builder,
+    b.variants.join(","),
+    baseLabel(plan, b.base),
+    b.archTag.slice(b.archTag.lastIndexOf(":") + 1),
+  ]);
+  const mirrorRows = plan.mirrors.map((m) => [m.name, m.source, m.refs.join(", "), m.platforms.join(", ")]);
+  const amd = plan.builds.filter((b) => b.arch === "amd64").length;
+  return [
+    `Registry ${plan.registry}, release ${plan.release || "(none)"}: ${plan.indexes.length} indexes from ${plan.builds.length} builds (${amd} amd64, ${plan.builds.length - amd} other), ${plan.mirrors.length} mirrors.`,
+    "",
+    table(["IMAGE", "TAG", "PLATFORMS", "BUILDS@BUILDER", "BASE"], indexRows),
+    "",
+    table(["BUILD", "PLATFORM", "BUILDER", "VARIANTS", "BASE", "ARCH TAG"], buildRows),
+    "",
+    table(["MIRROR", "SOURCE", "TARGET", "PLATFORMS"], mirrorRows),
+  ].join("\n");
+}
+
+/** A Mermaid flowchart of the estate: mirrors and images, base → dependent. */
+export function renderMermaid(plan: Plan): string {
+  const id = (n: string) => n.replace(/[^A-Za-z0-9]/g, "_");
+  const lines = ["flowchart LR"];
+  for (const m of plan.mirrors) {
+    lines.push(`  mirror_${id(m.name)}[("${m.name}<br/>${m.platforms.map((p) => p.split("/")[1]).join(" + ")}")]`);
+  }
+  const images = [...new Set(plan.builds.map((b) => b.image))];
+  for (const image of images) {
+    const builds = plan.builds.filter((b) => b.image === image && b.final);
+    const platforms = [...new Set(builds.map((b) => b.arch))].join(" + ");
+    const tags = plan.indexes.filter((i) => i.image === image).length;
+    lines.push(`  ${id(image)}["${image}<br/>${platforms} · ${tags} tag${tags === 1 ? "" : "s"}"]`);
+  }
+  for (const e of plan.imageEdges) {
+    const from = e.from.startsWith("mirror:") ? `mirror_${id(e.from.slice(7))}` : id(e.from);
+    lines.push(`  ${from} --> ${id(e.to)}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,66 @@
+/**
+ * `npm run plan [-- --stack <name>] [--write-graph]`: prints the plan of a stack as tables (no Pulumi
+ * CLI, no network) and, with --write-graph, refreshes the Mermaid graph embedded in README.md.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { parseCatalog } from "../estate/catalog";
+import { diskFiles } from "../estate/files";
+import { planEstate } from "../estate/planner";
+import { renderMermaid, renderPlan } from "../estate/render";
+import { parseSettings } from "../estate/settings";
+
+const root = path.resolve(__dirname, "..");
+const GRAPH_START = "<!-- estate-graph:start (npm run plan -- --write-graph) -->";
+const GRAPH_END = "<!-- estate-graph:end -->";
+
+/** Replaces the graph block of a README text. */
+export function withGraph(readme: string, mermaid: string): string {
+  const start = readme.indexOf(GRAPH_START);
+  const end = readme.indexOf(GRAPH_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${GRAPH_START} ... ${GRAPH_END} block`);
+  return `${readme.slice(0, start + GRAPH_START.length)}\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n${readme.slice(end)}`;
+}
+
+/** Reads a stack file's `dayu-estate:` keys without the Pulumi CLI (secrets are not needed to plan). */
+export function stackGetter(stack: string): (key: string) => unknown {
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
+  const config = ((parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> })?.config ??
+    {}) as Record<string, unknown>;
+  return (key) => config[`dayu-estate:${key}`];
+}
+
+export function planForStack(stack: string) {
+  const settings = parseSettings(stackGetter(stack), stack);
+  const catalogPath = path.resolve(root, settings.catalog);
+  const catalog = parseCatalog(fs.readFileSync(catalogPath, "utf8"), settings.catalog);
+  return planEstate(catalog, {
+    catalogDir: path.dirname(catalogPath),
+    registry: settings.registry.address,
+    release: settings.release,
+    builders: settings.builders,
+    contexts: settings.contexts,
+    mirrorSources: settings.mirrorSources,
+    allowUnpinnedMirrors: true,
+    files: diskFiles,
+  });
+}
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const stack = args.includes("--stack") ? args[args.indexOf("--stack") + 1] : "dev";
+  try {
+    const plan = planForStack(stack);
+    console.log(renderPlan(plan));
+    if (args.includes("--write-graph")) {
+      const readme = path.join(root, "README.md");
+      fs.writeFileSync(readme, withGraph(fs.readFileSync(readme, "utf8"), renderMermaid(plan)));
+      console.log(`\nwrote the estate graph into ${readme}`);
+    }
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+}
