@@ -3,7 +3,11 @@ import { Plan, PlannedBase } from "./planner";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -37,7 +41,12 @@ export function renderPlan(plan: Plan): string {
     baseLabel(plan, b.base),
     b.archTag.slice(b.archTag.lastIndexOf(":") + 1),
   ]);
-  const mirrorRows = plan.mirrors.map((m) => [m.name, m.source, m.refs.join(", "), m.platforms.join(", ")]);
+  const mirrorRows = plan.mirrors.map((m) => [
+    m.name,
+    m.source,
+    m.refs.join(", "),
+    m.platforms.join(", "),
+  ]);
   const amd = plan.builds.filter((b) => b.arch === "amd64").length;
   return [
     `Registry ${plan.registry}, release ${plan.release || "(none)"}: ${plan.indexes.length} indexes from ${plan.builds.length} builds (${amd} amd64, ${plan.builds.length - amd} other), ${plan.mirrors.length} mirrors.`,
@@ -55,7 +64,9 @@ export function renderMermaid(plan: Plan): string {
   const id = (n: string) => n.replace(/[^A-Za-z0-9]/g, "_");
   const lines = ["flowchart LR"];
   for (const m of plan.mirrors) {
-    lines.push(`  mirror_${id(m.name)}[("${m.name}<br/>${m.platforms.map((p) => p.split("/")[1]).join(" + ")}")]`);
+    lines.push(
+      `  mirror_${id(m.name)}[("${m.name}<br/>${m.platforms.map((p) => p.split("/")[1]).join(" + ")}")]`,
+    );
   }
   const images = [...new Set(plan.builds.map((b) => b.image))];
   for (const image of images) {

@@ -19,7 +19,8 @@ const GRAPH_END = "<!-- estate-graph:end -->";
 export function withGraph(readme: string, mermaid: string): string {
   const start = readme.indexOf(GRAPH_START);
   const end = readme.indexOf(GRAPH_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${GRAPH_START} ... ${GRAPH_END} block`);
+  if (start < 0 || end < start)
+    throw new Error(`README.md has no ${GRAPH_START} ... ${GRAPH_END} block`);
   return `${readme.slice(0, start + GRAPH_START.length)}\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n${readme.slice(end)}`;
 }
 
@@ -27,8 +28,8 @@ export function withGraph(readme: string, mermaid: string): string {
 export function stackGetter(stack: string): (key: string) => unknown {
   const file = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
-  const config = ((parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> })?.config ??
-    {}) as Record<string, unknown>;
+  const config = ((parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> })
+    ?.config ?? {}) as Record<string, unknown>;
   return (key) => config[`dayu-estate:${key}`];
 }
 

@@ -3,11 +3,17 @@ import { decodeUtf8, parseArgsFile } from "../../estate/argsFile";
 import { parseCatalog } from "../../estate/catalog";
 import { CycleError, topologicalOrder } from "../../estate/graph";
 import { archOf } from "../../estate/planner";
-import { parseReference, registryHostError, repositoryError, tagError } from "../../estate/reference";
+import {
+  parseReference,
+  registryHostError,
+  repositoryError,
+  tagError,
+} from "../../estate/reference";
 
 describe("OCI reference grammar", () => {
   it("accepts valid repositories and rejects invalid ones with a reason", () => {
-    for (const ok of ["dayuhub/car-detection", "redis", "a/b_c/d__e/f.g", "x-----y"]) assert.equal(repositoryError(ok), undefined, ok);
+    for (const ok of ["dayuhub/car-detection", "redis", "a/b_c/d__e/f.g", "x-----y"])
+      assert.equal(repositoryError(ok), undefined, ok);
     assert.match(repositoryError("Dayuhub/x") ?? "", /must be lowercase/);
     assert.match(repositoryError("a//b") ?? "", /invalid path component ""/);
     assert.match(repositoryError("a/-b") ?? "", /invalid path component "-b"/);
@@ -31,9 +37,19 @@ describe("OCI reference grammar", () => {
   });
 
   it("parses references like Docker does", () => {
-    assert.deepEqual(parseReference("redis"), { registry: "docker.io", repository: "library/redis", tag: undefined, digest: undefined });
+    assert.deepEqual(parseReference("redis"), {
+      registry: "docker.io",
+      repository: "library/redis",
+      tag: undefined,
+      digest: undefined,
+    });
     const d = `sha256:${"0".repeat(64)}`;
-    assert.deepEqual(parseReference(`reg.test:5000/dayuhub/x:v1@${d}`), { registry: "reg.test:5000", repository: "dayuhub/x", tag: "v1", digest: d });
+    assert.deepEqual(parseReference(`reg.test:5000/dayuhub/x:v1@${d}`), {
+      registry: "reg.test:5000",
+      repository: "dayuhub/x",
+      tag: "v1",
+      digest: d,
+    });
     assert.throws(() => parseReference("reg.test/x@sha256:abc"), /not of the form sha256/);
   });
 
@@ -49,50 +65,77 @@ describe("args files", () => {
   });
 
   it("refuses a bare KEY (it would read the host environment), naming file and line", () => {
-    assert.throws(() => parseArgsFile("A=1\nHOME\n", "x-amd64-args"), /^Error: x-amd64-args:2: "HOME" has no "="/);
+    assert.throws(
+      () => parseArgsFile("A=1\nHOME\n", "x-amd64-args"),
+      /^Error: x-amd64-args:2: "HOME" has no "="/,
+    );
   });
 
   it("refuses whitespace in names and duplicates", () => {
-    assert.throws(() => parseArgsFile("MY KEY=1\n", "f"), /f:1: "MY KEY" is not a valid build-arg name/);
+    assert.throws(
+      () => parseArgsFile("MY KEY=1\n", "f"),
+      /f:1: "MY KEY" is not a valid build-arg name/,
+    );
     assert.throws(() => parseArgsFile("A=1\nA=2\n", "f"), /f:2: A is set twice/);
   });
 
   it("refuses bad UTF-8", () => {
-    assert.throws(() => decodeUtf8(new Uint8Array([0x41, 0xff, 0x42]), "g-arm64-args"), /g-arm64-args: not valid UTF-8/);
+    assert.throws(
+      () => decodeUtf8(new Uint8Array([0x41, 0xff, 0x42]), "g-arm64-args"),
+      /g-arm64-args: not valid UTF-8/,
+    );
   });
 });
 
 describe("catalog schema", () => {
   it("names the image and the key of a schema error", () => {
-    const yaml = "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [linux/amd64]\n    tags: [t]\n    dockerfle: x\n";
-    assert.throws(() => parseCatalog(yaml, "estate.yaml"), /estate\.yaml: the catalog does not match its schema:\n  - images\[a\]: must NOT have additional properties \("dockerfle"\)/);
+    const yaml =
+      "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [linux/amd64]\n    tags: [t]\n    dockerfle: x\n";
+    assert.throws(
+      () => parseCatalog(yaml, "estate.yaml"),
+      /estate\.yaml: the catalog does not match its schema:\n {2}- images\[a\]: must NOT have additional properties \("dockerfle"\)/,
+    );
   });
 
   it("rejects a bad platform string and invalid YAML", () => {
-    const yaml = "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [amd64]\n    tags: [t]\n";
-    assert.throws(() => parseCatalog(yaml, "e.yaml"), /images\[a\]\.platforms\[0\]: must match pattern/);
+    const yaml =
+      "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [amd64]\n    tags: [t]\n";
+    assert.throws(
+      () => parseCatalog(yaml, "e.yaml"),
+      /images\[a\]\.platforms\[0\]: must match pattern/,
+    );
     assert.throws(() => parseCatalog("images: [", "e.yaml"), /e\.yaml: not valid YAML/);
   });
 
   it("requires exactly one kind of base", () => {
-    const yaml = "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [linux/amd64]\n    tags: [t]\n    base: { image: b, mirror: c }\n";
-    assert.throws(() => parseCatalog(yaml, "e.yaml"), /images\[a\]\.base: must NOT have more than 1 properties/);
+    const yaml =
+      "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [linux/amd64]\n    tags: [t]\n    base: { image: b, mirror: c }\n";
+    assert.throws(
+      () => parseCatalog(yaml, "e.yaml"),
+      /images\[a\]\.base: must NOT have more than 1 properties/,
+    );
   });
 });
 
 describe("topological order", () => {
   it("keeps input order among independent nodes and puts dependencies first", () => {
     const deps: Record<string, string[]> = { a: ["c"], b: [], c: [] };
-    assert.deepEqual(topologicalOrder<string>(["a", "b", "c"], (n) => deps[n]), ["c", "a", "b"]);
+    assert.deepEqual(
+      topologicalOrder<string>(["a", "b", "c"], (n) => deps[n]),
+      ["c", "a", "b"],
+    );
   });
 
   it("spells out a cycle", () => {
     const deps: Record<string, string[]> = { a: ["b"], b: ["c"], c: ["a"] };
-    assert.throws(() => topologicalOrder<string>(["a", "b", "c"], (n) => deps[n]), (err: unknown) => {
-      assert.ok(err instanceof CycleError);
-      assert.deepEqual(err.cycle, ["a", "b", "c", "a"]);
-      assert.equal(err.message, "dependency cycle: a → b → c → a");
-      return true;
-    });
+    assert.throws(
+      () => topologicalOrder<string>(["a", "b", "c"], (n) => deps[n]),
+      (err: unknown) => {
+        assert.ok(err instanceof CycleError);
+        assert.deepEqual(err.cycle, ["a", "b", "c", "a"]);
+        assert.equal(err.message, "dependency cycle: a → b → c → a");
+        return true;
+      },
+    );
   });
 });

@@ -13,8 +13,13 @@ const BUILDERS = [
 const PIN = (n: string) => `docker.io/library/${n}@sha256:${"a".repeat(64)}`;
 
 function dayuPlan(overrides: Partial<PlanOptions> = {}): Plan {
-  const catalog = parseCatalog(fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8"), "estate.yaml");
-  const mirrorSources = Object.fromEntries((catalog.mirrors ?? []).map((m) => [m.name, PIN(m.name)]));
+  const catalog = parseCatalog(
+    fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8"),
+    "estate.yaml",
+  );
+  const mirrorSources = Object.fromEntries(
+    (catalog.mirrors ?? []).map((m) => [m.name, PIN(m.name)]),
+  );
   return planEstate(catalog, {
     catalogDir: ROOT,
     registry: "registry.example.test:5000",
@@ -42,13 +47,25 @@ function small(mutate: (c: Catalog) => void = () => {}, files: Record<string, st
         tags: ["latest"],
         base: { external: `docker.io/library/debian@sha256:${"b".repeat(64)}` },
       },
-      { name: "app", context: "app", platforms: ["linux/amd64", "linux/arm64"], tags: ["${release}"], base: { image: "base" } },
+      {
+        name: "app",
+        context: "app",
+        platforms: ["linux/amd64", "linux/arm64"],
+        tags: ["${release}"],
+        base: { image: "base" },
+      },
     ],
   };
   mutate(catalog);
   const fsys = memoryFiles({ "/c/base/Dockerfile": DF, "/c/app/Dockerfile": DF, ...files });
   return () =>
-    planEstate(catalog, { catalogDir: "/c", registry: "reg.test:5000", release: "1.0", builders: BUILDERS, files: fsys });
+    planEstate(catalog, {
+      catalogDir: "/c",
+      registry: "reg.test:5000",
+      release: "1.0",
+      builders: BUILDERS,
+      files: fsys,
+    });
 }
 
 function problems(run: () => unknown): string[] {
@@ -80,29 +97,44 @@ describe("planner on the Dayu catalog", () => {
     assert.equal(amd64.length, images.size, "one amd64 build per image");
     assert.equal(amd64.length, 20);
     // Dayu's scripts build 98 component platform builds; 33 of them are redundant amd64 halves.
-    const componentBuilds = plan.builds.filter((b) => !["dayubase", "rtsp-server"].includes(b.image));
-    assert.equal(componentBuilds.length, 98 - 33 - 11, "the processors' default and jp4 arm64 halves coincide too");
+    const componentBuilds = plan.builds.filter(
+      (b) => !["dayubase", "rtsp-server"].includes(b.image),
+    );
+    assert.equal(
+      componentBuilds.length,
+      98 - 33 - 11,
+      "the processors' default and jp4 arm64 halves coincide too",
+    );
     assert.equal(plan.builds.length, 60);
   });
 
   it("every index joins exactly its declared platforms, each from a build of that platform", () => {
     const builds = new Map(plan.builds.map((b) => [b.id, b]));
     for (const i of plan.indexes) {
-      const declared = parseCatalog(fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8"), "x").images.find(
-        (im) => im.name === i.image,
-      )?.platforms;
-      assert.deepEqual(i.builds.map((b) => b.platform), declared, i.id);
-      for (const b of i.builds) assert.equal(builds.get(b.build)?.platform, b.platform, `${i.id} ${b.build}`);
+      const declared = parseCatalog(
+        fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8"),
+        "x",
+      ).images.find((im) => im.name === i.image)?.platforms;
+      assert.deepEqual(
+        i.builds.map((b) => b.platform),
+        declared,
+        i.id,
+      );
+      for (const b of i.builds)
+        assert.equal(builds.get(b.build)?.platform, b.platform, `${i.id} ${b.build}`);
     }
   });
 
   it("puts each build on the builder of its own platform", () => {
-    for (const b of plan.builds) assert.equal(b.builder, b.platform === "linux/amd64" ? "amd" : "arm", b.id);
+    for (const b of plan.builds)
+      assert.equal(b.builder, b.platform === "linux/amd64" ? "amd" : "arm", b.id);
   });
 
   it("shares an amd64 build across the JetPack variants and separates their arm64 builds", () => {
     const tags = Object.fromEntries(
-      plan.indexes.filter((i) => i.image === "car-detection").map((i) => [i.tag, i.builds.map((b) => b.build)]),
+      plan.indexes
+        .filter((i) => i.image === "car-detection")
+        .map((i) => [i.tag, i.builds.map((b) => b.build)]),
     );
     assert.deepEqual(tags, {
       "v1.3": ["car-detection/amd64", "car-detection/arm64"],
@@ -124,7 +156,8 @@ describe("planner on the Dayu catalog", () => {
   it("orders every build after its base", () => {
     const pos = new Map(plan.builds.map((b, i) => [b.id, i]));
     for (const b of plan.builds) {
-      if (b.base?.kind === "build") assert.ok((pos.get(b.base.build) as number) < (pos.get(b.id) as number), b.id);
+      if (b.base?.kind === "build")
+        assert.ok((pos.get(b.base.build) as number) < (pos.get(b.id) as number), b.id);
     }
   });
 
@@ -143,88 +176,173 @@ describe("planner on the Dayu catalog", () => {
   });
 
   it("mirrors redis at the registry root", () => {
-    assert.deepEqual(plan.mirrors.find((m) => m.name === "redis")?.refs, ["registry.example.test:5000/redis:latest"]);
+    assert.deepEqual(plan.mirrors.find((m) => m.name === "redis")?.refs, [
+      "registry.example.test:5000/redis:latest",
+    ]);
   });
 
   it("re-points a context from stack config", () => {
     const p = dayuPlan({ contexts: { backend: "dockerfiles/scheduler" } });
-    assert.equal(p.builds.find((b) => b.id === "backend/amd64")?.context, path.join(ROOT, "dockerfiles/scheduler"));
+    assert.equal(
+      p.builds.find((b) => b.id === "backend/amd64")?.context,
+      path.join(ROOT, "dockerfiles/scheduler"),
+    );
   });
 
   it("refuses a context override for an unknown image", () => {
     const msgs = problems(() => dayuPlan({ contexts: { nope: "x" } }));
-    assert.ok(msgs.some((m) => m.includes("config contexts.nope")), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) => m.includes("config contexts.nope")),
+      msgs.join("\n"),
+    );
   });
 });
 
 describe("planner validation", () => {
   it("accepts the small estate", () => {
     const p = small()();
-    assert.deepEqual(p.builds.map((b) => b.id), ["base/amd64", "base/arm64", "app/amd64", "app/arm64"]);
-    assert.deepEqual(p.indexes.map((i) => i.ref), ["reg.test:5000/ns/base:latest", "reg.test:5000/ns/app:1.0"]);
+    assert.deepEqual(
+      p.builds.map((b) => b.id),
+      ["base/amd64", "base/arm64", "app/amd64", "app/arm64"],
+    );
+    assert.deepEqual(
+      p.indexes.map((i) => i.ref),
+      ["reg.test:5000/ns/base:latest", "reg.test:5000/ns/app:1.0"],
+    );
   });
 
   it("rejects duplicate image names", () => {
     const msgs = problems(small((c) => c.images.push({ ...c.images[1] })));
-    assert.ok(msgs.some((m) => m === 'image "app" is declared twice in the catalog'), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) => m === 'image "app" is declared twice in the catalog'),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects two images pushing the same (repository, tag), naming both", () => {
-    const msgs = problems(small((c) => (c.images[1].repository = "ns/base") && (c.images[1].tags = ["latest"])));
-    assert.ok(msgs.some((m) => m.includes("reg.test:5000/ns/base:latest is pushed by both") && m.includes('"app"')), msgs.join("\n"));
+    const msgs = problems(
+      small((c) => {
+        c.images[1].repository = "ns/base";
+        c.images[1].tags = ["latest"];
+      }),
+    );
+    assert.ok(
+      msgs.some(
+        (m) => m.includes("reg.test:5000/ns/base:latest is pushed by both") && m.includes('"app"'),
+      ),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects a dependency cycle and prints it", () => {
     const msgs = problems(small((c) => (c.images[0].base = { image: "app" })));
-    assert.ok(msgs.some((m) => m.includes("dependency cycle: base → app → base") || m.includes("app → base → app")), msgs.join("\n"));
+    assert.ok(
+      msgs.some(
+        (m) => m.includes("dependency cycle: base → app → base") || m.includes("app → base → app"),
+      ),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects an uppercase repository, an overlong tag, a tag starting with '-'", () => {
-    assert.ok(problems(small((c) => (c.images[1].repository = "ns/App"))).some((m) => m.includes("must be lowercase")));
-    assert.ok(problems(small((c) => (c.images[1].tags = ["x".repeat(129)]))).some((m) => m.includes("longer than 128")));
-    assert.ok(problems(small((c) => (c.images[1].tags = ["-x"]))).some((m) => m.includes('tag "-x" is invalid')));
+    assert.ok(
+      problems(small((c) => (c.images[1].repository = "ns/App"))).some((m) =>
+        m.includes("must be lowercase"),
+      ),
+    );
+    assert.ok(
+      problems(small((c) => (c.images[1].tags = ["x".repeat(129)]))).some((m) =>
+        m.includes("longer than 128"),
+      ),
+    );
+    assert.ok(
+      problems(small((c) => (c.images[1].tags = ["-x"]))).some((m) =>
+        m.includes('tag "-x" is invalid'),
+      ),
+    );
   });
 
   it("rejects a registry address without a host part", () => {
-    const cat: Catalog = { namespace: "ns", images: [{ name: "a", context: "a", platforms: ["linux/amd64"], tags: ["t"] }] };
+    const cat: Catalog = {
+      namespace: "ns",
+      images: [{ name: "a", context: "a", platforms: ["linux/amd64"], tags: ["t"] }],
+    };
     const msgs = problems(() =>
-      planEstate(cat, { catalogDir: "/c", registry: "myregistry", release: "", builders: BUILDERS, files: memoryFiles({ "/c/a/Dockerfile": ROOT_DF }) }),
+      planEstate(cat, {
+        catalogDir: "/c",
+        registry: "myregistry",
+        release: "",
+        builders: BUILDERS,
+        files: memoryFiles({ "/c/a/Dockerfile": ROOT_DF }),
+      }),
     );
-    assert.ok(msgs.some((m) => m.includes("config registry") && m.includes("docker.io")), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) => m.includes("config registry") && m.includes("docker.io")),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects a platform no builder serves, naming the platform and the builders", () => {
     const msgs = problems(small((c) => (c.images[1].platforms = ["linux/amd64", "linux/arm/v7"])));
-    assert.ok(msgs.some((m) => m.includes('image "app": platform linux/arm/v7 is served by no configured builder (builders: amd (linux/amd64), arm (linux/arm64))')), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) =>
+        m.includes(
+          'image "app": platform linux/arm/v7 is served by no configured builder (builders: amd (linux/amd64), arm (linux/arm64))',
+        ),
+      ),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects a missing Dockerfile, naming the file", () => {
     const msgs = problems(small((c) => (c.images[1].dockerfile = "Dockerfile.gone")));
-    assert.ok(msgs.some((m) => m.includes("/c/app/Dockerfile.gone does not exist")), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) => m.includes("/c/app/Dockerfile.gone does not exist")),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects a Dockerfile that would ignore the pinned base", () => {
     const msgs = problems(small(() => {}, { "/c/app/Dockerfile": "FROM debian\n" }));
-    assert.ok(msgs.some((m) => m.includes("does not declare ARG BASE_IMAGE")), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) => m.includes("does not declare ARG BASE_IMAGE")),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects an unpinned external base and a base lacking the platform", () => {
-    assert.ok(problems(small((c) => (c.images[0].base = { external: "debian:12" }))).some((m) => m.includes("not pinned by digest")));
+    assert.ok(
+      problems(small((c) => (c.images[0].base = { external: "debian:12" }))).some((m) =>
+        m.includes("not pinned by digest"),
+      ),
+    );
     const msgs = problems(small((c) => (c.images[0].platforms = ["linux/amd64"])));
-    assert.ok(msgs.some((m) => m.includes('builds for linux/arm64 but its base image "base" has no linux/arm64 build')), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) =>
+        m.includes('builds for linux/arm64 but its base image "base" has no linux/arm64 build'),
+      ),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects secret-looking build args", () => {
     const msgs = problems(small((c) => (c.images[1].buildArgs = { NPM_TOKEN: "x" })));
-    assert.ok(msgs.some((m) => m.includes("build arg NPM_TOKEN looks like a secret")), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) => m.includes("build arg NPM_TOKEN looks like a secret")),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects unknown variants and overrides for undeclared platforms", () => {
-    assert.ok(problems(small((c) => (c.images[1].variants = ["v9"]))).some((m) => m.includes('variant "v9" is not declared')));
     assert.ok(
-      problems(small((c) => (c.images[1].platformOverrides = { "linux/s390x": { dockerfile: "x" } }))).some((m) =>
-        m.includes("platformOverrides.linux/s390x is not one of its platforms"),
+      problems(small((c) => (c.images[1].variants = ["v9"]))).some((m) =>
+        m.includes('variant "v9" is not declared'),
       ),
+    );
+    assert.ok(
+      problems(
+        small((c) => (c.images[1].platformOverrides = { "linux/s390x": { dockerfile: "x" } })),
+      ).some((m) => m.includes("platformOverrides.linux/s390x is not one of its platforms")),
     );
   });
 
@@ -241,12 +359,37 @@ describe("planner validation", () => {
   it("rejects an unpinned mirror unless the plan is only displayed", () => {
     const cat: Catalog = {
       namespace: "ns",
-      mirrors: [{ name: "redis", source: "docker.io/library/redis:7", repository: "redis", tags: ["latest"], platforms: ["linux/amd64"] }],
-      images: [{ name: "a", context: "a", platforms: ["linux/amd64"], tags: ["t"], base: { mirror: "redis" } }],
+      mirrors: [
+        {
+          name: "redis",
+          source: "docker.io/library/redis:7",
+          repository: "redis",
+          tags: ["latest"],
+          platforms: ["linux/amd64"],
+        },
+      ],
+      images: [
+        {
+          name: "a",
+          context: "a",
+          platforms: ["linux/amd64"],
+          tags: ["t"],
+          base: { mirror: "redis" },
+        },
+      ],
     };
-    const opts: PlanOptions = { catalogDir: "/c", registry: "reg.test", release: "", builders: BUILDERS, files: memoryFiles({ "/c/a/Dockerfile": DF }) };
+    const opts: PlanOptions = {
+      catalogDir: "/c",
+      registry: "reg.test",
+      release: "",
+      builders: BUILDERS,
+      files: memoryFiles({ "/c/a/Dockerfile": DF }),
+    };
     assert.ok(problems(() => planEstate(cat, opts)).some((m) => m.includes("mirrorSources.redis")));
-    assert.equal(planEstate(cat, { ...opts, allowUnpinnedMirrors: true }).mirrors[0].source, "docker.io/library/redis:7");
+    assert.equal(
+      planEstate(cat, { ...opts, allowUnpinnedMirrors: true }).mirrors[0].source,
+      "docker.io/library/redis:7",
+    );
     const pinned = planEstate(cat, { ...opts, mirrorSources: { redis: PIN("redis") } });
     assert.equal(pinned.mirrors[0].source, PIN("redis"));
     assert.deepEqual(pinned.builds[0].base, { kind: "mirror", mirror: "redis" });
@@ -255,13 +398,39 @@ describe("planner validation", () => {
   it("rejects a mirror base lacking the dependent's platform", () => {
     const cat: Catalog = {
       namespace: "ns",
-      mirrors: [{ name: "node", source: "docker.io/library/node:20", repository: "library/node", tags: ["20"], platforms: ["linux/amd64"] }],
-      images: [{ name: "fe", context: "fe", platforms: ["linux/amd64", "linux/arm64"], tags: ["t"], base: { mirror: "node" } }],
+      mirrors: [
+        {
+          name: "node",
+          source: "docker.io/library/node:20",
+          repository: "library/node",
+          tags: ["20"],
+          platforms: ["linux/amd64"],
+        },
+      ],
+      images: [
+        {
+          name: "fe",
+          context: "fe",
+          platforms: ["linux/amd64", "linux/arm64"],
+          tags: ["t"],
+          base: { mirror: "node" },
+        },
+      ],
     };
     const msgs = problems(() =>
-      planEstate(cat, { catalogDir: "/c", registry: "reg.test", release: "", builders: BUILDERS, mirrorSources: { node: PIN("node") }, files: memoryFiles({ "/c/fe/Dockerfile": DF }) }),
+      planEstate(cat, {
+        catalogDir: "/c",
+        registry: "reg.test",
+        release: "",
+        builders: BUILDERS,
+        mirrorSources: { node: PIN("node") },
+        files: memoryFiles({ "/c/fe/Dockerfile": DF }),
+      }),
     );
-    assert.ok(msgs.some((m) => m.includes('base mirror "node" does not declare linux/arm64')), msgs.join("\n"));
+    assert.ok(
+      msgs.some((m) => m.includes('base mirror "node" does not declare linux/arm64')),
+      msgs.join("\n"),
+    );
   });
 });
 
@@ -279,7 +448,10 @@ describe("planner: variants", () => {
         ["app/v2/arm64", "v2"],
       ],
     );
-    assert.deepEqual(p.indexes.map((i) => i.tag), ["latest", "1.0", "1.0-v2"]);
+    assert.deepEqual(
+      p.indexes.map((i) => i.tag),
+      ["latest", "1.0", "1.0-v2"],
+    );
     assert.equal(p.builds.find((b) => b.id === "app/v2/arm64")?.buildArgs.FLAVOUR, "two");
   });
 
@@ -289,8 +461,14 @@ describe("planner: variants", () => {
       c.images[0].variantOverrides = { v2: { "linux/arm64": { buildArgs: { X: "2" } } } };
       c.images[1].variants = ["v2"];
     })();
-    assert.deepEqual(p.builds.find((b) => b.id === "app/v2/arm64")?.base, { kind: "build", build: "base/v2/arm64" });
-    assert.deepEqual(p.builds.find((b) => b.id === "app/arm64")?.base, { kind: "build", build: "base/arm64" });
+    assert.deepEqual(p.builds.find((b) => b.id === "app/v2/arm64")?.base, {
+      kind: "build",
+      build: "base/v2/arm64",
+    });
+    assert.deepEqual(p.builds.find((b) => b.id === "app/arm64")?.base, {
+      kind: "build",
+      build: "base/arm64",
+    });
   });
 });
 
@@ -321,16 +499,31 @@ describe("planner: Atom-style chains", () => {
     return c;
   };
   const run = (c: Catalog, extra: Record<string, string> = {}) =>
-    planEstate(c, { catalogDir: "/c", registry: "reg.test", release: "", builders: BUILDERS, files: memoryFiles({ ...chainFiles, ...extra }) });
+    planEstate(c, {
+      catalogDir: "/c",
+      registry: "reg.test",
+      release: "",
+      builders: BUILDERS,
+      files: memoryFiles({ ...chainFiles, ...extra }),
+    });
 
   it("builds the steps in numeric order, each on top of the previous one, per platform", () => {
     const p = run(chainCatalog());
     const amd = p.builds.filter((b) => b.arch === "amd64");
-    assert.deepEqual(amd.map((b) => b.id), ["atom/first/amd64", "atom/base/amd64", "atom/graphics/amd64"]);
-    assert.deepEqual(amd[0].base, { kind: "external", ref: `docker.io/library/debian@sha256:${"c".repeat(64)}` });
+    assert.deepEqual(
+      amd.map((b) => b.id),
+      ["atom/first/amd64", "atom/base/amd64", "atom/graphics/amd64"],
+    );
+    assert.deepEqual(amd[0].base, {
+      kind: "external",
+      ref: `docker.io/library/debian@sha256:${"c".repeat(64)}`,
+    });
     assert.deepEqual(amd[1].base, { kind: "build", build: "atom/first/amd64" });
     assert.deepEqual(amd[2].base, { kind: "build", build: "atom/base/amd64" });
-    assert.deepEqual(amd.map((b) => b.final), [false, false, true]);
+    assert.deepEqual(
+      amd.map((b) => b.final),
+      [false, false, true],
+    );
     assert.deepEqual(p.indexes[0].builds, [
       { platform: "linux/amd64", build: "atom/graphics/amd64" },
       { platform: "linux/arm64", build: "atom/graphics/arm64" },
@@ -341,21 +534,39 @@ describe("planner: Atom-style chains", () => {
 
   it("turns <descriptor>-<platform>-args files into build args (aarch64 means arm64)", () => {
     const p = run(chainCatalog());
-    assert.deepEqual(p.builds.find((b) => b.id === "atom/graphics/amd64")?.buildArgs, { GL: "mesa", OPT: "a=b" });
-    assert.deepEqual(p.builds.find((b) => b.id === "atom/graphics/arm64")?.buildArgs, { GL: "tegra" });
+    assert.deepEqual(p.builds.find((b) => b.id === "atom/graphics/amd64")?.buildArgs, {
+      GL: "mesa",
+      OPT: "a=b",
+    });
+    assert.deepEqual(p.builds.find((b) => b.id === "atom/graphics/arm64")?.buildArgs, {
+      GL: "tegra",
+    });
     assert.deepEqual(p.builds.find((b) => b.id === "atom/base/arm64")?.buildArgs, {});
   });
 
   it("rejects a malformed args line with its file and line number", () => {
-    const msgs = problems(() => run(chainCatalog(), { "/c/atom/stock/graphics-amd64-args": "GL=mesa\nHOME\n" }));
-    assert.ok(msgs.some((m) => m.startsWith("/c/atom/stock/graphics-amd64-args:2:") && m.includes("bare KEY")), msgs.join("\n"));
+    const msgs = problems(() =>
+      run(chainCatalog(), { "/c/atom/stock/graphics-amd64-args": "GL=mesa\nHOME\n" }),
+    );
+    assert.ok(
+      msgs.some(
+        (m) => m.startsWith("/c/atom/stock/graphics-amd64-args:2:") && m.includes("bare KEY"),
+      ),
+      msgs.join("\n"),
+    );
   });
 
   it("rejects two steps with the same number and a chain with no steps", () => {
     assert.ok(
-      problems(() => run(chainCatalog(), { "/c/atom/stock/10-Dockerfile-again": DF })).some((m) => m.includes("have the same number 10")),
+      problems(() => run(chainCatalog(), { "/c/atom/stock/10-Dockerfile-again": DF })).some((m) =>
+        m.includes("have the same number 10"),
+      ),
     );
     const empty = chainCatalog((c) => (c.images[0].chain = "nothing"));
-    assert.ok(problems(() => run(empty, { "/c/atom/nothing/notes.txt": "x" })).some((m) => m.includes("has no <num>-Dockerfile-<descriptor> files")));
+    assert.ok(
+      problems(() => run(empty, { "/c/atom/nothing/notes.txt": "x" })).some((m) =>
+        m.includes("has no <num>-Dockerfile-<descriptor> files"),
+      ),
+    );
   });
 });

@@ -10,6 +10,8 @@ export interface Registration {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** The state the mock returned: inputs plus fabricated outputs. */
+  state: Record<string, unknown>;
 }
 
 export const registrations: Registration[] = [];
@@ -27,8 +29,8 @@ export async function installMocks(project = "dayu-estate", stack = "dev"): Prom
         state: Record<string, unknown>;
       } {
         const inputs = args.inputs as Record<string, unknown>;
-        registrations.push({ type: args.type, name: args.name, inputs });
         const state: Record<string, unknown> = { ...inputs };
+        registrations.push({ type: args.type, name: args.name, inputs, state });
         if (args.type === "docker-build:index:Image") {
           const digest = digestOf({ ...inputs, registries: undefined });
           state.digest = digest;
@@ -69,12 +71,33 @@ export function ofType(type: string): Registration[] {
 }
 
 /**
- * The chain of types from the stack down to a resource, read from its URN
+ * The parent's type and the resource's own type, read from its URN
  * (`...::parentType$childType::name`): how tests check parentage.
  */
 export async function typeChain(r: pulumi.Resource): Promise<string[]> {
   const urn = await promiseOf(r.urn);
   return urn.split("::")[2].split("$");
+}
+
+/** Pulumi's wire signature of a secret value, as mocks receive secret inputs. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** True when a recorded input value arrived as a secret. */
+export function isSecretInput(v: unknown): boolean {
+  return (
+    typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
+  );
+}
+
+/** A recorded input with every secret wrapper removed. */
+export function plain<T = unknown>(v: unknown): T {
+  if (isSecretInput(v)) return plain((v as { value: unknown }).value);
+  if (Array.isArray(v)) return v.map((x) => plain(x)) as T;
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) as T;
+  }
+  return v as T;
 }
 
 export function reset(): void {

@@ -1,0 +1,328 @@
+/**
+ * The estate's components under Pulumi mocks: every registration is recorded and checked against the
+ * plan. The program itself (index.ts) is loaded with the dev stack's config.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  installMocks,
+  isSecretInput,
+  ofType,
+  plain,
+  promiseOf,
+  registrations,
+  reset,
+  settle,
+  typeChain,
+} from "./helpers/mocks";
+import type { Plan } from "../../estate/planner";
+
+const ROOT = path.resolve(__dirname, "../..");
+const PIN = (n: string) => `registry.dayu.test:5443/upstream/${n}@sha256:${"e".repeat(64)}`;
+const DIGEST = /^registry\.dayu\.test:5443\/[a-z0-9/_.-]+@sha256:[a-f0-9]{64}$/;
+
+interface ImageInputs {
+  platforms: string[];
+  builder: { name: string };
+  tags: string[];
+  buildArgs?: Record<string, string>;
+  cacheFrom: { registry: { ref: string } }[];
+  cacheTo: { registry: { ref: string } }[];
+  push: boolean;
+  registries: { address: string; username: string; password: string }[];
+}
+
+describe("the program under mocks (dev stack, Dayu catalog)", function () {
+  this.timeout(60000);
+  let program: {
+    summary: pulumi.Output<unknown>;
+    counts: { builds: number; indexes: number; mirrors: number };
+  };
+  let plan: Plan;
+
+  before(async () => {
+    reset();
+    await installMocks("dayu-estate", "dev");
+    const catalog = (await import("../../estate/catalog")).parseCatalog(
+      fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8"),
+      "estate.yaml",
+    );
+    const mirrorSources = Object.fromEntries(
+      (catalog.mirrors ?? []).map((m) => [m.name, PIN(m.name)]),
+    );
+    const stackFile = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    const config = (await import("yaml")).parse(stackFile).config as Record<string, unknown>;
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config))
+      all[k] = typeof v === "string" ? v : JSON.stringify(v);
+    all["dayu-estate:mirrorSources"] = JSON.stringify(mirrorSources);
+    all["dayu-estate:registryPassword"] = "s3cret-for-tests";
+    all["dayu-estate:preflight"] = "false";
+    all["dayu-estate:registry"] = JSON.stringify({
+      ...(config["dayu-estate:registry"] as object),
+      caFile: undefined,
+    });
+    pulumi.runtime.setAllConfig(all, ["dayu-estate:registryPassword"]);
+    program = await import("../../index");
+    const { planForStack } = await import("../../scripts/plan");
+    plan = { ...planForStack("dev") };
+    await promiseOf(program.summary);
+    await settle();
+  });
+
+  const images = () =>
+    new Map(ofType("docker-build:index:Image").map((r) => [r.name, plain<ImageInputs>(r.inputs)]));
+
+  it("declares one Image per planned build and one Index per tag plus the mirrors", () => {
+    assert.equal(program.counts.builds, 60);
+    assert.equal(program.counts.indexes, 56);
+    assert.equal(ofType("docker-build:index:Image").length, 60);
+    assert.equal(ofType("docker-build:index:Index").length, 56 + 6);
+    assert.equal(plan.builds.length, 60);
+  });
+
+  it("builds each Image for exactly one platform, on that platform's builder, pushed as an arch tag", () => {
+    for (const r of ofType("docker-build:index:Image")) {
+      const i = plain<ImageInputs>(r.inputs);
+      assert.equal(i.platforms.length, 1, r.name);
+      const arch = i.platforms[0].split("/")[1];
+      assert.equal(i.builder.name, `dayu-${arch}`, r.name);
+      assert.equal(i.push, true);
+      assert.equal(i.tags.length, 1);
+      assert.ok(i.tags[0].endsWith(`-${arch}`), i.tags[0]);
+      assert.equal(i.cacheFrom[0].registry.ref, i.cacheTo[0].registry.ref);
+      assert.ok(i.cacheTo[0].registry.ref.endsWith(`-${arch}`));
+      assert.equal(i.registries[0].username, "dayu");
+      assert.ok(
+        isSecretInput(r.inputs.registries),
+        `${r.name}: registry credentials must arrive as a secret`,
+      );
+    }
+    const caches = ofType("docker-build:index:Image").map(
+      (r) => (r.inputs as unknown as ImageInputs).cacheTo[0].registry.ref,
+    );
+    assert.equal(new Set(caches).size, caches.length, "no cache ref shared by two builds");
+  });
+
+  it("has zero redundant amd64 builds", () => {
+    const amd64 = ofType("docker-build:index:Image").filter(
+      (r) => (r.inputs as unknown as ImageInputs).platforms[0] === "linux/amd64",
+    );
+    const keys = amd64.map((r) =>
+      JSON.stringify({
+        ...r.inputs,
+        tags: undefined,
+        cacheFrom: undefined,
+        cacheTo: undefined,
+        labels: undefined,
+      }),
+    );
+    assert.equal(
+      new Set(keys).size,
+      amd64.length,
+      "no two amd64 Images with the same build inputs",
+    );
+    assert.equal(amd64.length, 20);
+  });
+
+  it("gives every Index exactly the per-arch digest refs of its tag's builds", () => {
+    const built = images();
+    const byTag = new Map(
+      ofType("docker-build:index:Index").map((r) => [
+        String(r.inputs.tag),
+        r.inputs.sources as string[],
+      ]),
+    );
+    for (const idx of plan.indexes) {
+      const sources = byTag.get(idx.ref);
+      assert.ok(sources, `no Index for ${idx.ref}`);
+      assert.equal(sources.length, idx.builds.length, idx.id);
+      idx.builds.forEach((b, n) => {
+        assert.match(sources[n], DIGEST);
+        const img = built.get(b.build);
+        assert.ok(img, b.build);
+        assert.equal(img.platforms[0], b.platform);
+        // The mock's digest for that Image, as the ref's digest.
+        const repo = plan.builds.find((x) => x.id === b.build)?.repository;
+        assert.ok(sources[n].startsWith(`${repo}@sha256:`), `${idx.id}: ${sources[n]}`);
+      });
+    }
+  });
+
+  it("passes each dependent its base by digest of the same platform's build", () => {
+    const built = images();
+    const digestOf = new Map(
+      ofType("docker-build:index:Image").map((r) => [r.name, String(r.state.digest)]),
+    );
+    const mirrorDigest = new Map(
+      ofType("docker-build:index:Index").map((r) => [
+        String(r.inputs.tag),
+        String(r.state.ref).split("@")[1],
+      ]),
+    );
+    for (const b of plan.builds) {
+      const args = built.get(b.id)?.buildArgs ?? {};
+      if (!b.base) {
+        assert.equal(args.BASE_IMAGE, undefined, b.id);
+        continue;
+      }
+      if (b.base.kind === "build") {
+        const base = plan.builds.find((x) => x.id === (b.base as { build: string }).build);
+        assert.equal(base?.platform, b.platform);
+        assert.equal(args.BASE_IMAGE, `${base?.repository}@${digestOf.get(base?.id ?? "")}`, b.id);
+      } else if (b.base.kind === "mirror") {
+        const m = plan.mirrors.find((x) => x.name === (b.base as { mirror: string }).mirror);
+        assert.equal(
+          args.BASE_IMAGE,
+          `${m?.repository}@${mirrorDigest.get(m?.refs[0] ?? "")}`,
+          b.id,
+        );
+      }
+      assert.match(args.BASE_IMAGE, DIGEST, b.id);
+    }
+    // Spot check: the jp5 arm64 processor gets dayubase's jp5 arm64 digest, the amd64 one dayubase's amd64.
+    assert.ok(
+      built
+        .get("car-detection/jp5/arm64")
+        ?.buildArgs?.BASE_IMAGE?.endsWith(digestOf.get("dayubase/jp5/arm64") ?? "?"),
+    );
+    assert.ok(
+      built
+        .get("car-detection/amd64")
+        ?.buildArgs?.BASE_IMAGE?.endsWith(digestOf.get("dayubase/amd64") ?? "?"),
+    );
+  });
+
+  it("mirrors third-party images by digest, redis at the registry root", () => {
+    const mirrors = ofType("docker-build:index:Index").filter((r) =>
+      (r.inputs.sources as string[])[0].includes("/upstream/"),
+    );
+    assert.equal(mirrors.length, 6);
+    const redis = mirrors.find((r) => r.inputs.tag === "registry.dayu.test:5443/redis:latest");
+    assert.deepEqual(redis?.inputs.sources, [PIN("redis")]);
+  });
+
+  it("nests every resource under its component", () => {
+    const components = registrations
+      .filter((r) => r.type.startsWith("dayu:estate:"))
+      .map((r) => r.type);
+    assert.equal(components.filter((t) => t === "dayu:estate:ImageEstate").length, 1);
+    assert.equal(components.filter((t) => t === "dayu:estate:MultiArchImage").length, 20);
+    assert.equal(components.filter((t) => t === "dayu:estate:ArchImage").length, 60);
+    assert.equal(components.filter((t) => t === "dayu:estate:MirroredImage").length, 6);
+  });
+});
+
+describe("components under mocks", () => {
+  before(async () => {
+    reset();
+    await installMocks("dayu-estate", "unit");
+  });
+
+  it("keeps the registry password secret", async () => {
+    const { PrivateRegistry } = await import("../../components/privateRegistry");
+    const reg = new PrivateRegistry("r", {
+      mode: "external",
+      address: "reg.test:5000",
+      username: "u",
+      password: "hunter2",
+    });
+    assert.ok(await pulumi.isSecret(reg.password));
+    assert.ok(await pulumi.isSecret(reg.credentials));
+    assert.equal(await promiseOf(reg.password), "hunter2");
+    assert.equal(await promiseOf(reg.address), "reg.test:5000");
+  });
+
+  it("refuses a non-external mode in the external registry component", async () => {
+    const { PrivateRegistry } = await import("../../components/privateRegistry");
+    assert.throws(
+      () => new PrivateRegistry("r2", { mode: "ecr", address: "x.test" }),
+      /created by its own component/,
+    );
+  });
+
+  it("parents an ArchImage's Image and an Index under MultiArchImage", async () => {
+    const { MultiArchImage } = await import("../../components/multiArchImage");
+    const build = (arch: string) => ({
+      id: `app/${arch}`,
+      image: "app",
+      final: true,
+      variants: ["default"],
+      platform: `linux/${arch}`,
+      arch,
+      builder: `b-${arch}`,
+      repository: "reg.test/ns/app",
+      archTag: `reg.test/ns/app:1-${arch}`,
+      cacheRef: `reg.test/ns/app:buildcache-default-${arch}`,
+      context: "/ctx",
+      dockerfile: "/ctx/Dockerfile",
+      buildArgs: { A: "1" },
+      baseArg: "BASE_IMAGE",
+    });
+    const img = new MultiArchImage("app", {
+      image: "app",
+      builds: [build("amd64"), build("arm64")],
+      indexes: [
+        {
+          id: "app:1",
+          image: "app",
+          variant: "default",
+          tag: "1",
+          ref: "reg.test/ns/app:1",
+          builds: [
+            { platform: "linux/amd64", build: "app/amd64" },
+            { platform: "linux/arm64", build: "app/arm64" },
+          ],
+          release: true,
+        },
+      ],
+      baseRefs: {},
+      registry: pulumi.secret({ address: "reg.test", username: "u", password: "p" }),
+    });
+    const summary = await promiseOf(img.summary);
+    assert.deepEqual(Object.keys(summary["1"].platforms), ["linux/amd64", "linux/arm64"]);
+    assert.deepEqual(await typeChain(img.indexes["1"]), [
+      "dayu:estate:MultiArchImage",
+      "docker-build:index:Index",
+    ]);
+    // A URN names the parent's type and the resource's own type.
+    assert.deepEqual(await typeChain(img.archImages["app/arm64"].image), [
+      "dayu:estate:ArchImage",
+      "docker-build:index:Image",
+    ]);
+    assert.deepEqual(await typeChain(img.archImages["app/arm64"]), [
+      "dayu:estate:MultiArchImage",
+      "dayu:estate:ArchImage",
+    ]);
+  });
+
+  it("refuses an ArchImage whose planned base was not wired", async () => {
+    const { ArchImage } = await import("../../components/archImage");
+    assert.throws(
+      () =>
+        new ArchImage("orphan", {
+          build: {
+            id: "x/amd64",
+            image: "x",
+            final: true,
+            variants: ["default"],
+            platform: "linux/amd64",
+            arch: "amd64",
+            builder: "b",
+            repository: "r.test/x",
+            archTag: "r.test/x:t-amd64",
+            cacheRef: "r.test/x:c-amd64",
+            context: "/c",
+            dockerfile: "/c/D",
+            buildArgs: {},
+            baseArg: "BASE_IMAGE",
+            base: { kind: "build", build: "y/amd64" },
+          },
+          registry: { address: "r.test", username: "u", password: "p" },
+        }),
+      /build x\/amd64: the plan gives it a base but no baseRef was passed/,
+    );
+  });
+});
