@@ -4,17 +4,19 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config";
 import { BuildxBuilder } from "./components/buildxBuilder";
 import { ImageEstate } from "./components/imageEstate";
 import { PrivateRegistry } from "./components/privateRegistry";
+import { loadModeFiles, repositoryPlan } from "./estate/backends";
 import { parseCatalog } from "./estate/catalog";
 import { diskFiles } from "./estate/files";
 import { planEstate } from "./estate/planner";
 import { checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
-const { settings, registryPassword, registryCa } = loadStackConfig(projectDir);
+const { settings, registryPassword, registryCa, secret } = loadStackConfig(projectDir);
 
 const catalogPath = path.resolve(projectDir, settings.catalog);
 const catalog = parseCatalog(fs.readFileSync(catalogPath, "utf8"), settings.catalog);
@@ -25,32 +27,59 @@ const plan = planEstate(catalog, {
   builders: settings.builders,
   contexts: settings.contexts,
   mirrorSources: settings.mirrorSources,
+  repositoryPrefix: settings.repositoryPrefix,
   files: diskFiles,
 });
 
+// Registry and builders in the modes the stack chose (see docs/production.md). Certificates are read
+// from the files named in config; keys, htpasswd and passwords stay secret Outputs.
+const modeFiles = loadModeFiles(settings, projectDir, diskFiles);
+const reg = settings.registry;
+const selfHosted = reg.mode === "docker-host" || reg.mode === "kubernetes";
 const registry = new PrivateRegistry("registry", {
-  mode: "external",
-  address: settings.registry.address,
-  username: settings.registry.username,
+  mode: reg.mode,
+  address: reg.address,
+  username: reg.username,
   password: registryPassword,
   caCert: registryCa,
+  htpasswd: selfHosted ? secret("registryHtpasswd") : undefined,
+  tls: selfHosted
+    ? { cert: modeFiles.registryTlsCert ?? "", key: secret("registryTlsKey") }
+    : undefined,
+  dockerHost: reg.dockerHost,
+  kubernetes: reg.kubernetes,
+  ecr: reg.ecr && { ...reg.ecr, ...repositoryPlan(plan) },
 });
 
-const builders = settings.builders.map(
-  (b) =>
-    new BuildxBuilder(b.name, { builderName: b.name, platform: b.platform, endpoint: b.endpoint }),
-);
+const builders = settings.builders.map((b) => {
+  const files = modeFiles.builders[b.name];
+  return new BuildxBuilder(b.name, {
+    builderName: b.name,
+    platform: b.platform,
+    mode: b.mode,
+    endpoint: b.endpoint,
+    dockerHost: b.dockerHost,
+    image: b.image,
+    namespace: b.namespace,
+    serviceType: b.serviceType,
+    kubeContext: b.kubeContext,
+    tls: files && b.tls && { ...files, key: secret(b.tls.keySecret) },
+  });
+});
 
 // Every build's credentials pass through the pre-flight checks, so no build starts (and nothing is
-// pushed) when the registry or a builder is down or misdeclared.
+// pushed) when the registry or a builder is down or misdeclared. The checks wait for the builders'
+// buildx entries, which the docker-host and kubernetes builder modes create.
 const credentials = settings.preflight
-  ? registry.credentials.apply(async (c) => {
-      await Promise.all([
-        checkRegistry({ ...c, ca: registryCa, insecure: settings.registry.insecure }),
-        checkBuilders(settings.builders, undefined, process.env.DAYU_BUILDX ?? "buildx"),
-      ]);
-      return c;
-    })
+  ? pulumi
+      .all([registry.credentials, pulumi.all(builders.map((b) => b.ready))])
+      .apply(async ([c]) => {
+        await Promise.all([
+          checkRegistry({ ...c, ca: registryCa, insecure: settings.registry.insecure }),
+          checkBuilders(settings.builders, undefined, process.env.DAYU_BUILDX ?? "buildx"),
+        ]);
+        return c;
+      })
   : registry.credentials;
 
 const estate = new ImageEstate("dayu", {
@@ -58,6 +87,7 @@ const estate = new ImageEstate("dayu", {
   registry: credentials,
   buildOnPreview: settings.buildOnPreview,
   buildDependsOn: builders,
+  caCert: registryCa,
 });
 
 export const registryAddress = registry.address;

@@ -1,4 +1,23 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { endpointHostPort } from "../estate/backends";
+import { BuilderMode, ServiceType } from "../estate/settings";
+import { DaemonTlsArgs } from "./builderCommon";
+import { DockerHostBuilder } from "./dockerHostBuilder";
+import { KubernetesBuilder } from "./kubernetesBuilder";
+
+/**
+ * mTLS of a daemon the program runs: the daemon's material (uploaded to it) and the files the buildx
+ * entry reads on the machine that runs Pulumi (absolute paths; the client key is never read here).
+ */
+export interface BuilderTlsArgs extends DaemonTlsArgs {
+  /** Absolute path of the CA certificate buildx verifies the daemon with. */
+  caFile: string;
+  /** Absolute path of the client certificate buildx presents. */
+  clientCertFile: string;
+  /** Absolute path of the client key buildx presents. */
+  clientKeyFile: string;
+}
 
 /** Arguments of {@link BuildxBuilder}. */
 export interface BuildxBuilderArgs {
@@ -6,14 +25,38 @@ export interface BuildxBuilderArgs {
   builderName: string;
   /** The one platform this builder serves, e.g. `linux/arm64`. Plain: it decides which builds use it. */
   platform: string;
-  /** The BuildKit endpoint, for display and pre-flight messages, e.g. `tcp://jetson-01:1234`. */
+  /**
+   * `external` (default): the buildx entry exists already and is only referenced. `docker-host`,
+   * `kubernetes`: the program runs the BuildKit daemon and creates the buildx entry. Plain.
+   */
+  mode?: BuilderMode;
+  /**
+   * The BuildKit endpoint, e.g. `tcp://jetson-01:1234`. external: for display and pre-flight messages
+   * (optional). docker-host / kubernetes: required, `tcp://host:port`; the daemon listens on that port.
+   */
   endpoint?: string;
+  /** docker-host mode: the Docker host running the daemon, e.g. `ssh://nvidia@jetson-01`. Required there. */
+  dockerHost?: pulumi.Input<string>;
+  /** docker-host / kubernetes: pinned BuildKit image. Required there. */
+  image?: pulumi.Input<string>;
+  /** kubernetes mode: namespace created for the daemon. Default `buildkit-<builderName>`. */
+  namespace?: string;
+  /** kubernetes mode: type of the daemon's Service. Default `LoadBalancer`. */
+  serviceType?: pulumi.Input<ServiceType>;
+  /** kubernetes mode: kubeconfig context. Default: the ambient Kubernetes provider. */
+  kubeContext?: string;
+  /** docker-host / kubernetes: mTLS of the daemon and of the buildx entry. Required there. */
+  tls?: BuilderTlsArgs;
 }
 
+/** The component running the daemon in `docker-host` or `kubernetes` mode. */
+export type BuilderDaemon = DockerHostBuilder | KubernetesBuilder;
+
 /**
- * A buildx builder that serves one platform, referenced by name. In `external` mode (this component)
- * the builder already exists on the machine that runs Pulumi; the docker-host and Kubernetes modes
- * create the BuildKit daemon and register the builder (see README "Builder modes").
+ * A buildx builder that serves one platform, referenced by name. In `external` mode the builder
+ * already exists on the machine that runs Pulumi. In `docker-host` and `kubernetes` modes this
+ * component creates the mode's BuildKit daemon as its child, then the buildx `remote` entry (a
+ * `docker.BuildxBuilder` through a local Docker provider) that reaches it with mTLS.
  */
 export class BuildxBuilder extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:BuildxBuilder";
@@ -21,6 +64,12 @@ export class BuildxBuilder extends pulumi.ComponentResource {
   public readonly builderName: string;
   public readonly platform: string;
   public readonly endpoint: pulumi.Output<string | undefined>;
+  /** The daemon's component; undefined in `external` mode. */
+  public readonly daemon?: BuilderDaemon;
+  /** The buildx entry on the machine that runs Pulumi; undefined in `external` mode. */
+  public readonly entry?: docker.BuildxBuilder;
+  /** Resolves once the builder can be used (in daemon modes: once its buildx entry exists). */
+  public readonly ready: pulumi.Output<string>;
 
   constructor(name: string, args: BuildxBuilderArgs, opts?: pulumi.ComponentResourceOptions) {
     super(BuildxBuilder.type, name, {}, opts);
@@ -34,10 +83,80 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     this.builderName = args.builderName;
     this.platform = args.platform;
     this.endpoint = pulumi.output(args.endpoint);
+    const mode = args.mode ?? "external";
+
+    if (mode === "external") {
+      this.ready = pulumi.output(args.builderName);
+    } else {
+      const fail = (msg: string): never => {
+        throw new pulumi.ResourceError(`builder "${args.builderName}" (${mode}): ${msg}`, this);
+      };
+      let host = "";
+      let port = 0;
+      try {
+        ({ host, port } = endpointHostPort(args.endpoint ?? ""));
+      } catch {
+        fail(`endpoint must be tcp://host:port, got "${args.endpoint ?? ""}"`);
+      }
+      const tls = args.tls ?? fail("tls is required: the daemon only listens with mTLS");
+      const daemonArgs = {
+        builderName: args.builderName,
+        platform: args.platform,
+        port,
+        image: args.image ?? fail("image is required"),
+        tls,
+      };
+      const child = { parent: this };
+      if (mode === "docker-host") {
+        this.daemon = new DockerHostBuilder(
+          `${name}-docker-host`,
+          { ...daemonArgs, host: args.dockerHost ?? fail("dockerHost is required") },
+          child,
+        );
+      } else if (mode === "kubernetes") {
+        this.daemon = new KubernetesBuilder(
+          `${name}-kubernetes`,
+          {
+            ...daemonArgs,
+            namespace: args.namespace ?? `buildkit-${args.builderName}`,
+            serviceType: args.serviceType,
+            kubeContext: args.kubeContext,
+          },
+          child,
+        );
+      } else {
+        fail("is not a builder mode (external, docker-host, kubernetes)");
+      }
+
+      // The buildx entry lives in the buildx store of the machine that runs Pulumi: a local provider
+      // that does not need a Docker daemon (the remote driver talks to BuildKit directly).
+      const local = new docker.Provider(
+        `${name}-buildx`,
+        { disableDockerDaemonCheck: true },
+        child,
+      );
+      this.entry = new docker.BuildxBuilder(
+        `${name}-entry`,
+        {
+          name: args.builderName,
+          endpoint: args.endpoint,
+          platforms: [args.platform],
+          remote: {
+            cacert: tls.caFile,
+            cert: tls.clientCertFile,
+            key: tls.clientKeyFile,
+            servername: host,
+          },
+        },
+        { parent: this, provider: local, dependsOn: this.daemon ? [this.daemon] : [] },
+      );
+      this.ready = this.entry.name;
+    }
     this.registerOutputs({
       builderName: this.builderName,
       platform: this.platform,
       endpoint: this.endpoint,
+      ready: this.ready,
     });
   }
 }

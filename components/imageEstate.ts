@@ -14,6 +14,8 @@ export interface ImageEstateArgs {
   buildOnPreview?: boolean;
   /** Resources every build waits for (builder components, pre-flight checks). */
   buildDependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** PEM CA of the registry for index read-back, when it is not in the system store. */
+  caCert?: pulumi.Input<string | undefined>;
 }
 
 /** Image → tag → index ref and per-platform refs. */
@@ -35,12 +37,21 @@ export class ImageEstate extends pulumi.ComponentResource {
     super(ImageEstate.type, name, {}, opts);
     const { plan } = args;
 
+    // Mirrors into one repository (the three ultralytics Jetson bases) push one after the other.
+    const lastInRepository = new Map<string, MirroredImage>();
     for (const m of plan.mirrors) {
+      const previous = lastInRepository.get(m.repository);
       this.mirrors[m.name] = new MirroredImage(
         m.name,
-        { mirror: m, registry: args.registry },
+        {
+          mirror: m,
+          registry: args.registry,
+          caCert: args.caCert,
+          after: previous ? [previous] : undefined,
+        },
         { parent: this },
       );
+      lastInRepository.set(m.repository, this.mirrors[m.name]);
     }
 
     const byImage = new Map<string, PlannedBuild[]>();
@@ -86,6 +97,7 @@ export class ImageEstate extends pulumi.ComponentResource {
           registry: args.registry,
           buildOnPreview: args.buildOnPreview,
           buildDependsOn: args.buildDependsOn,
+          caCert: args.caCert,
         },
         { parent: this },
       );

@@ -1,6 +1,7 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { PlannedMirror } from "../estate/planner";
+import { IndexGuard } from "./indexGuard";
 import { RegistryCredentials } from "./privateRegistry";
 
 /** Arguments of {@link MirroredImage}. */
@@ -9,6 +10,13 @@ export interface MirroredImageArgs {
   mirror: PlannedMirror;
   /** Credentials of the private registry (secret). */
   registry: pulumi.Input<RegistryCredentials>;
+  /** PEM CA of the registry for the read-back, when it is not in the system store. */
+  caCert?: pulumi.Input<string | undefined>;
+  /**
+   * Resources to finish first: other mirrors into the same repository (one push into a repository
+   * at a time; see MultiArchImage).
+   */
+  after?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -47,7 +55,23 @@ export class MirroredImage extends pulumi.ComponentResource {
               password: registry.password,
             },
           },
-          { parent: this, retainOnDelete: true },
+          { parent: this, retainOnDelete: true, dependsOn: args.after },
+        ),
+    );
+    // The copy must hold at least the platforms the estate needs from it.
+    this.indexes.forEach(
+      (idx, n) =>
+        new IndexGuard(
+          `${name}:${m.refs[n].slice(m.refs[n].lastIndexOf(":") + 1)}`,
+          {
+            tag: m.refs[n],
+            sources: [m.source],
+            platforms: m.platforms,
+            atLeast: true,
+            registry: args.registry,
+            caCert: args.caCert,
+          },
+          { parent: this, dependsOn: [idx] },
         ),
     );
     // Before the first push (a preview), the index reports its tag without a digest.

@@ -2,6 +2,7 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { PlannedBuild, PlannedIndex } from "../estate/planner";
 import { ArchImage } from "./archImage";
+import { IndexGuard } from "./indexGuard";
 import { RegistryCredentials } from "./privateRegistry";
 
 /** What the estate reports per index tag. */
@@ -31,19 +32,24 @@ export interface MultiArchImageArgs {
   buildOnPreview?: boolean;
   /** Resources every build waits for, e.g. the builders' components. */
   buildDependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** PEM CA of the registry for the read-back, when it is not in the system store. */
+  caCert?: pulumi.Input<string | undefined>;
 }
 
 /**
  * One image of the estate: its per-architecture builds ({@link ArchImage}, each on its platform's
  * builder) and one `docker_build.Index` per tag whose sources are exactly that tag's per-arch digests.
  * An index depends on every per-arch build of its tag, so a failed build leaves the published index
- * untouched: it never moves to a half-built state.
+ * untouched: it never moves to a half-built state. After each push an {@link IndexGuard} reads the
+ * index back, and repairs it when refresh finds the tag moved by hand.
  */
 export class MultiArchImage extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:MultiArchImage";
 
   public readonly archImages: Record<string, ArchImage> = {};
   public readonly indexes: Record<string, dockerBuild.Index> = {};
+  /** Read-back and drift repair of each index, by tag. */
+  public readonly guards: Record<string, IndexGuard> = {};
   /** Tag → index ref and per-platform refs. */
   public readonly summary: pulumi.Output<Record<string, IndexSummary>>;
 
@@ -53,16 +59,26 @@ export class MultiArchImage extends pulumi.ComponentResource {
       throw new pulumi.ResourceError(`image ${args.image}: no index to publish`, this);
     }
 
+    // One push into this image's repository at a time: distribution 2.x's filesystem storage writes
+    // a repository's blob links non-atomically, and two pushes of the same layer (the amd64 and arm64
+    // builds share their COPY layers; two tags often share one index) into one repository at once
+    // can fail with DIGEST_INVALID. Repositories of different images still build in parallel.
+    let previous: pulumi.Resource | undefined;
     for (const build of args.builds) {
       let baseRef: pulumi.Input<string> | undefined = args.baseRefs[build.id];
       if (build.base?.kind === "build" && this.archImages[build.base.build]) {
         baseRef = this.archImages[build.base.build].pinnedRef;
       }
-      this.archImages[build.id] = new ArchImage(
+      const arch = new ArchImage(
         build.id,
         { build, baseRef, registry: args.registry, buildOnPreview: args.buildOnPreview },
-        { parent: this, dependsOn: args.buildDependsOn },
+        {
+          parent: this,
+          dependsOn: [...(args.buildDependsOn ?? []), ...(previous ? [previous] : [])],
+        },
       );
+      this.archImages[build.id] = arch;
+      previous = arch;
     }
 
     const registry = pulumi.output(args.registry);
@@ -82,7 +98,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
         index.id,
         {
           tag: index.ref,
-          sources: parts.map((p) => p.ref),
+          // One Output for the whole list: while a build is pending (preview), the list is unknown as a
+          // whole; docker-build's Index rejects a list with unknown elements.
+          sources: pulumi.all(parts.map((p) => p.ref)),
           push: true,
           registry: {
             address: registry.address,
@@ -92,9 +110,21 @@ export class MultiArchImage extends pulumi.ComponentResource {
         },
         // The registry deletes manifests by digest, which untags every tag at that digest (two tags
         // with identical sources share one): keep registry content when the resource goes.
-        { parent: this, retainOnDelete: true },
+        { parent: this, retainOnDelete: true, dependsOn: previous ? [previous] : [] },
       );
       this.indexes[index.tag] = idx;
+      this.guards[index.tag] = new IndexGuard(
+        index.id,
+        {
+          tag: index.ref,
+          sources: pulumi.all(parts.map((p) => p.ref)),
+          platforms: parts.map((p) => p.platform),
+          registry: args.registry,
+          caCert: args.caCert,
+        },
+        { parent: this, dependsOn: [idx] },
+      );
+      previous = this.guards[index.tag];
       summaries.push(
         pulumi
           .all([idx.ref, ...parts.map((p) => p.ref)])

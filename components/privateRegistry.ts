@@ -1,44 +1,51 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RegistryMode } from "../estate/settings";
+import { DockerHostRegistry, DockerHostRegistryOptions } from "./dockerHostRegistry";
+import { EcrRegistry, EcrRegistryOptions } from "./ecrRegistry";
+import { KubernetesRegistry, KubernetesRegistryOptions } from "./kubernetesRegistry";
+import { EstateRegistry, RegistryCredentials, secretCredentials } from "./registryCommon";
 
-/** Credentials in the shape docker-build's `registries`/`registry` inputs take. */
-export interface RegistryCredentials {
-  address: string;
-  username: string;
-  password: string;
-}
-
-/** What the estate needs from a registry, whatever backend serves it. */
-export interface EstateRegistry {
-  /** host[:port]. */
-  readonly address: pulumi.Output<string>;
-  /** Address, username and password (secret). */
-  readonly credentials: pulumi.Output<RegistryCredentials>;
-  /** PEM CA of the registry's certificate, when not in the system store. */
-  readonly caCert: pulumi.Output<string | undefined>;
-}
+export type { EstateRegistry, RegistryCredentials } from "./registryCommon";
 
 /** Arguments of {@link PrivateRegistry}. */
 export interface PrivateRegistryArgs {
   /**
    * Which backend serves the registry. Decides which resources exist, so it is a plain value.
-   * `external`: an existing registry, only referenced. The other modes are created by their own
-   * components (see README "Registry modes").
+   * `external`: an existing registry, only referenced. `docker-host`, `kubernetes`, `ecr`: created by
+   * the mode's component, a child of this one (see docs/production.md).
    */
   mode: RegistryMode;
-  /** host[:port] under which every estate reference is made, e.g. `registry.dayu.lan:5000`. */
+  /**
+   * host[:port] under which every estate reference is made, e.g. `registry.dayu.lan:5000`. In `ecr`
+   * mode it must be `<accountId>.dkr.ecr.<region>.amazonaws.com`.
+   */
   address: string;
-  /** User the estate pushes as. Required on non-dev stacks. */
+  /** User the estate pushes as. Required in docker-host/kubernetes mode and on non-dev stacks; unused in ecr mode. */
   username?: pulumi.Input<string>;
-  /** That user's password; always handled as a secret. */
+  /** That user's password; always handled as a secret. Unused in ecr mode. */
   password?: pulumi.Input<string>;
-  /** PEM CA the registry's certificate chains to, when it is not in the system store. */
+  /** PEM CA the registry's certificate chains to, when it is not in the system store. Default none. */
   caCert?: pulumi.Input<string>;
+  /** docker-host / kubernetes: the htpasswd file (bcrypt entries), a secret. Required there. */
+  htpasswd?: pulumi.Input<string>;
+  /** docker-host / kubernetes: the registry's TLS certificate (PEM) and key (secret). Required there. */
+  tls?: { cert: pulumi.Input<string>; key: pulumi.Input<string> };
+  /** docker-host mode: where the registry container runs. Required there. */
+  dockerHost?: DockerHostRegistryOptions;
+  /** kubernetes mode: where and how the registry runs in the cluster. Required there. */
+  kubernetes?: KubernetesRegistryOptions;
+  /** ecr mode: region, account, repositories and expiry. Required there. */
+  ecr?: EcrRegistryOptions;
 }
 
+/** The component serving the registry in a mode other than `external`. */
+export type RegistryBackend = DockerHostRegistry | KubernetesRegistry | EcrRegistry;
+
 /**
- * The private registry the estate pushes to. In `external` mode it declares nothing and only carries
- * the address and the credentials (the password is always a secret output).
+ * The private registry the estate pushes to, whatever serves it. In `external` mode it declares
+ * nothing and only carries the address and the credentials; in the other modes it creates the
+ * mode's component as its child and exposes that component's address and credentials. The
+ * credentials are always a secret Output.
  */
 export class PrivateRegistry extends pulumi.ComponentResource implements EstateRegistry {
   public static readonly type = "dayu:estate:PrivateRegistry";
@@ -51,34 +58,72 @@ export class PrivateRegistry extends pulumi.ComponentResource implements EstateR
   public readonly caCert: pulumi.Output<string | undefined>;
   /** Address, username and password together, secret, for docker-build's registry inputs. */
   public readonly credentials: pulumi.Output<RegistryCredentials>;
+  /** The mode's component; undefined in `external` mode. */
+  public readonly backend?: RegistryBackend;
 
   constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super(PrivateRegistry.type, name, {}, opts);
-    if (args.mode !== "external") {
-      throw new pulumi.ResourceError(
-        `registry mode "${args.mode}" is created by its own component; PrivateRegistry takes "external"`,
-        this,
-      );
-    }
     if (!args.address) throw new pulumi.ResourceError("registry address is required", this);
+    const fail = (msg: string): never => {
+      throw new pulumi.ResourceError(`registry mode "${args.mode}": ${msg}`, this);
+    };
+    const server = () => ({
+      address: args.address,
+      username: args.username ?? fail("username is required (the registry always uses auth)"),
+      password: args.password ?? fail("password is required"),
+      htpasswd: args.htpasswd ?? fail("htpasswd is required (the registry always uses auth)"),
+      tlsCert: args.tls?.cert ?? fail("tls.cert is required (the registry always serves TLS)"),
+      tlsKey: args.tls?.key ?? fail("tls.key is required (the registry always serves TLS)"),
+      caCert: args.caCert,
+    });
+    const child = { parent: this };
 
-    this.address = pulumi.output(args.address);
-    this.username = pulumi.output(args.username ?? "");
-    this.password = pulumi.secret(pulumi.output(args.password ?? ""));
-    this.caCert = pulumi.output(args.caCert);
-    this.credentials = pulumi.secret(
-      pulumi
-        .all([this.address, this.username, this.password])
-        .apply(([address, username, password]) => ({
-          address,
-          username,
-          password,
-        })),
-    );
+    switch (args.mode) {
+      case "external":
+        break;
+      case "docker-host":
+        this.backend = new DockerHostRegistry(
+          `${name}-docker-host`,
+          { ...(args.dockerHost ?? fail("dockerHost is required")), ...server() },
+          child,
+        );
+        break;
+      case "kubernetes":
+        this.backend = new KubernetesRegistry(
+          `${name}-kubernetes`,
+          { ...(args.kubernetes ?? fail("kubernetes is required")), ...server() },
+          child,
+        );
+        break;
+      case "ecr": {
+        const ecr = args.ecr ?? fail("ecr is required");
+        const derived = `${ecr.accountId}.dkr.ecr.${ecr.region}.amazonaws.com`;
+        if (args.address !== derived) fail(`address must be ${derived}, got ${args.address}`);
+        this.backend = new EcrRegistry(`${name}-ecr`, ecr, child);
+        break;
+      }
+      default:
+        fail("is not a registry mode (external, docker-host, kubernetes, ecr)");
+    }
+
+    if (this.backend) {
+      this.address = this.backend.address;
+      this.caCert = this.backend.caCert;
+      this.credentials = this.backend.credentials;
+      this.username = this.credentials.apply((c) => c.username);
+      this.password = pulumi.secret(this.credentials.apply((c) => c.password));
+    } else {
+      this.address = pulumi.output(args.address);
+      this.username = pulumi.output(args.username ?? "");
+      this.password = pulumi.secret(pulumi.output(args.password ?? ""));
+      this.caCert = pulumi.output(args.caCert);
+      this.credentials = secretCredentials(this.address, this.username, this.password);
+    }
     this.registerOutputs({
       address: this.address,
       username: this.username,
       password: this.password,
+      credentials: this.credentials,
     });
   }
 }

@@ -45,6 +45,11 @@ export interface PlanOptions {
   /** Mirror name → pinned upstream reference `host/repo[:tag]@sha256:...`, overriding the catalog. */
   mirrorSources?: Readonly<Record<string, string>>;
   /**
+   * Prepended to every repository path (images and mirrors), e.g. `e2e/` to keep a test estate apart
+   * from the real one in the same registry. Default none.
+   */
+  repositoryPrefix?: string;
+  /**
    * Accept mirrors without a pin (their source stays the catalog's tag). Only for displaying a plan
    * (`npm run plan`); the program always requires pins. Default false.
    */
@@ -166,6 +171,7 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   const fail = (msg: string) => problems.push(msg);
   const { files } = opts;
 
+  const prefix = opts.repositoryPrefix ? `${opts.repositoryPrefix.replace(/\/+$/, "")}/` : "";
   const hostErr = registryHostError(opts.registry);
   if (hostErr) fail(`config registry: ${hostErr}`);
   const releaseErr = opts.release ? tagError(opts.release) : undefined;
@@ -225,7 +231,7 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   const plannedMirrors: PlannedMirror[] = [];
   for (const m of mirrors.values()) {
     const where = `mirror "${m.name}"`;
-    const repoErr = repositoryError(m.repository);
+    const repoErr = repositoryError(prefix + m.repository);
     if (repoErr) fail(`${where}: ${repoErr}`);
     let source = opts.mirrorSources?.[m.name];
     if (!source && !m.digest && opts.allowUnpinnedMirrors) {
@@ -250,7 +256,7 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
         fail(`${where}: ${(err as Error).message}`);
       }
     }
-    const repository = `${opts.registry}/${m.repository}`;
+    const repository = `${opts.registry}/${prefix}${m.repository}`;
     const refs = m.tags.map((t) => `${repository}:${substitute(t, where)}`);
     refs.forEach((r) => claim(r, where));
     plannedMirrors.push({
@@ -329,7 +335,7 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   for (const name of imageOrder) {
     const img = images.get(name) as ImageDef;
     const where = `image "${name}"`;
-    const repoPath = img.repository ?? `${catalog.namespace}/${img.name}`;
+    const repoPath = prefix + (img.repository ?? `${catalog.namespace}/${img.name}`);
     const repoErr = repositoryError(repoPath);
     if (repoErr) fail(`${where}: ${repoErr}`);
     const repository = `${opts.registry}/${repoPath}`;

@@ -7,6 +7,15 @@
 export type Environment = "dev" | "staging" | "prod";
 export type RegistryMode = "external" | "docker-host" | "kubernetes" | "ecr";
 export type BuilderMode = "external" | "docker-host" | "kubernetes";
+export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
+
+/**
+ * Default registry image. Distribution v3: with 2.x, `garbage-collect --delete-untagged` removes the
+ * untagged per-arch children of multi-arch indexes (fixed only in v3).
+ */
+export const DEFAULT_REGISTRY_IMAGE = "registry:3.0.0";
+/** Default BuildKit image of the docker-host and kubernetes builder modes. */
+export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.31.0";
 
 /** Settings of the `docker-host` registry mode: a registry container on a Docker host. */
 export interface DockerHostRegistrySettings {
@@ -14,7 +23,7 @@ export interface DockerHostRegistrySettings {
   host: string;
   /** Published port. Default 5000. */
   port: number;
-  /** Pinned registry image. */
+  /** Pinned registry image. Default {@link DEFAULT_REGISTRY_IMAGE}. */
   image: string;
   /** Named volume holding the registry's storage. Default `dayu-registry-data`. */
   volume: string;
@@ -24,17 +33,22 @@ export interface DockerHostRegistrySettings {
 
 /** Settings of the `kubernetes` registry mode. */
 export interface KubernetesRegistrySettings {
+  /** Namespace the program creates for the registry. Default `dayu-registry`. */
   namespace: string;
-  /** Storage requested by the PersistentVolumeClaim, e.g. `200Gi`. */
+  /** Storage requested by the PersistentVolumeClaim, e.g. `200Gi`. Default `100Gi`. */
   storageSize: string;
+  /** StorageClass of the claim. Default: the cluster's default class. */
   storageClass?: string;
+  /** Pinned registry image. Default {@link DEFAULT_REGISTRY_IMAGE}. */
   image: string;
   /** TLS certificate (PEM) file; the key is the secret `registryTlsKey`. */
   tlsCertFile: string;
-  /** Namespaces that run Dayu and get an image pull Secret. */
+  /** Namespaces that run Dayu and get an image pull Secret (they must exist). Default none. */
   pullSecretNamespaces: string[];
   /** Service type exposing the registry. Default `LoadBalancer`. */
-  serviceType: "ClusterIP" | "NodePort" | "LoadBalancer";
+  serviceType: ServiceType;
+  /** kubeconfig context to deploy to. Default: the ambient Kubernetes provider (current context). */
+  kubeContext?: string;
 }
 
 /** Settings of the `ecr` registry mode. */
@@ -59,12 +73,26 @@ export interface RegistrySettings {
   ecr?: EcrRegistrySettings;
 }
 
-/** mTLS files for a remote builder endpoint; the client key is a secret config key. */
+/**
+ * mTLS of a remote builder endpoint.
+ * - external mode: declares that the existing buildx entry reaches the endpoint with mTLS; the program
+ *   reads none of these files (the entry holds them).
+ * - docker-host / kubernetes modes: `caFile`, `certFile` and the secret named by `keySecret` are the
+ *   BuildKit daemon's CA, server certificate and key, uploaded to the daemon (the daemon also verifies
+ *   clients against `caFile`); `clientCertFile`/`clientKeyFile` are the pair the buildx entry on the
+ *   machine that runs Pulumi presents. buildx reads them from disk: the program stores only their paths.
+ */
 export interface BuilderTlsSettings {
+  /** CA (PEM file) the daemon's and the client's certificates chain to. */
   caFile: string;
+  /** Certificate (PEM file): the client's in external mode, the daemon's in the other modes. */
   certFile: string;
-  /** Name of the secret config key holding the client key PEM. */
+  /** Name of the secret config key holding the private key (PEM) that goes with `certFile`. */
   keySecret: string;
+  /** docker-host / kubernetes: client certificate file buildx presents. */
+  clientCertFile?: string;
+  /** docker-host / kubernetes: client key file buildx presents (stays on disk, never read). */
+  clientKeyFile?: string;
 }
 
 export interface BuilderSettings {
@@ -77,10 +105,14 @@ export interface BuilderSettings {
   tls?: BuilderTlsSettings;
   /** docker-host mode: the Docker host running the BuildKit container, e.g. `ssh://nvidia@jetson-01`. */
   dockerHost?: string;
-  /** kubernetes mode: namespace of the BuildKit Deployment. */
+  /** kubernetes mode: namespace the program creates for the BuildKit Deployment. Default `buildkit-<name>`. */
   namespace?: string;
-  /** Pinned BuildKit image for docker-host/kubernetes modes. */
+  /** Pinned BuildKit image for docker-host/kubernetes modes. Default {@link DEFAULT_BUILDKIT_IMAGE}. */
   image?: string;
+  /** kubernetes mode: Service type exposing the daemon. Default `LoadBalancer`. */
+  serviceType?: ServiceType;
+  /** kubernetes mode: kubeconfig context. Default: the ambient Kubernetes provider. */
+  kubeContext?: string;
 }
 
 export interface EstateSettings {
@@ -88,6 +120,8 @@ export interface EstateSettings {
   environment: Environment;
   release: string;
   catalog: string;
+  /** Prepended to every repository path, e.g. `e2e` (see the planner). */
+  repositoryPrefix: string;
   registry: RegistrySettings;
   builders: BuilderSettings[];
   contexts: Record<string, string>;
@@ -103,6 +137,15 @@ export class ConfigError extends Error {}
 type Getter = (key: string) => unknown;
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+/** A Kubernetes namespace name (RFC 1123 label). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A Kubernetes quantity such as `200Gi`. */
+const QUANTITY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+const SERVICE_TYPES: ServiceType[] = ["ClusterIP", "NodePort", "LoadBalancer"];
+const DAEMON_MODES: BuilderMode[] = ["docker-host", "kubernetes"];
+/** An image reference pinned to a version or a digest (never `latest`, never bare). */
+const isPinned = (image: string) =>
+  /[:@]/.test(image.split("/").pop() ?? "") && !/:latest$/.test(image);
 
 /** Reads and validates every key. `get` returns the parsed value of a key or undefined. */
 export function parseSettings(get: Getter, stack: string, project = "dayu-estate"): EstateSettings {
@@ -170,6 +213,8 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
   if (!["external", "docker-host", "kubernetes", "ecr"].includes(mode)) {
     at("registry.mode", `must be external, docker-host, kubernetes or ecr, got "${mode}"`);
   }
+  // The modes that run a registry always serve it with TLS and htpasswd, on every stack.
+  const selfHosted = mode === "docker-host" || mode === "kubernetes";
   const registry: RegistrySettings = {
     mode,
     address: "",
@@ -177,15 +222,35 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     caFile: str("registry.caFile", reg.caFile, false),
     insecure: bool("registry.insecure", reg.insecure, false),
   };
-  if (registry.insecure && !dev)
+  if (registry.insecure && mode !== "external") {
+    at(
+      "registry.insecure",
+      `the ${mode} registry is always served over HTTPS: remove registry.insecure`,
+    );
+  } else if (registry.insecure && !dev) {
     at(
       "registry.insecure",
       `plain HTTP is refused on a ${environment} stack: serve the registry with TLS`,
     );
+  }
+  for (const section of ["dockerHost", "kubernetes", "ecr"] as const) {
+    const owner = { dockerHost: "docker-host", kubernetes: "kubernetes", ecr: "ecr" }[section];
+    if (reg[section] !== undefined && owner !== mode) {
+      at(`registry.${section}`, `is only read in ${owner} mode (registry.mode is "${mode}")`);
+    }
+  }
+  const pinnedImage = (key: string, v: unknown, dflt: string): string => {
+    const image = str(key, v, false) ?? dflt;
+    if (!isPinned(image)) at(key, `must be pinned to a version or digest, got "${image}"`);
+    return image;
+  };
 
   if (mode === "ecr") {
     const e = obj("registry.ecr", reg.ecr) ?? {};
+    known("registry.ecr", e, ["region", "accountId", "expireTemporaryAfterDays"]);
     const region = str("registry.ecr.region", e.region, true) ?? "";
+    if (region && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
+      at("registry.ecr.region", `"${region}" is not an AWS region such as eu-central-1`);
     const accountId = str("registry.ecr.accountId", e.accountId, true) ?? "";
     if (accountId && !/^\d{12}$/.test(accountId))
       at("registry.ecr.accountId", "must be a 12-digit AWS account id");
@@ -198,9 +263,20 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     if (reg.address !== undefined && reg.address !== registry.address) {
       at("registry.address", `is derived from registry.ecr (${registry.address}); leave it out`);
     }
+    if (registry.username !== undefined) {
+      at(
+        "registry.username",
+        "is not used in ecr mode: the credentials come from aws.ecr.getAuthorizationToken",
+      );
+    }
   } else {
     registry.address = str("registry.address", reg.address, true) ?? "";
-    if (!registry.username && !dev) {
+    if (!registry.username && selfHosted) {
+      at(
+        "registry.username",
+        `is required in ${mode} mode: the registry this program runs always uses authentication (htpasswd)`,
+      );
+    } else if (!registry.username && !dev) {
       at(
         "registry.username",
         `is required on a ${environment} stack: the registry must use authentication`,
@@ -211,18 +287,15 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     const d = obj("registry.dockerHost", reg.dockerHost);
     if (!d) at("registry.dockerHost", "is required in docker-host mode");
     const dh = d ?? {};
+    known("registry.dockerHost", dh, ["host", "port", "image", "volume", "tlsCertFile"]);
     const port = dh.port ?? 5000;
     if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
       at("registry.dockerHost.port", "must be a port number");
     }
-    const image = str("registry.dockerHost.image", dh.image, false) ?? "registry:2.8.3";
-    if (!/[:@]/.test(image.split("/").pop() ?? "") || /:latest$/.test(image)) {
-      at("registry.dockerHost.image", `must be pinned to a version or digest, got "${image}"`);
-    }
     registry.dockerHost = {
       host: str("registry.dockerHost.host", dh.host, true) ?? "",
       port: Number(port),
-      image,
+      image: pinnedImage("registry.dockerHost.image", dh.image, DEFAULT_REGISTRY_IMAGE),
       volume: str("registry.dockerHost.volume", dh.volume, false) ?? "dayu-registry-data",
       tlsCertFile: str("registry.dockerHost.tlsCertFile", dh.tlsCertFile, true) ?? "",
     };
@@ -232,27 +305,42 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
   }
   if (mode === "kubernetes") {
     const k = obj("registry.kubernetes", reg.kubernetes) ?? {};
+    known("registry.kubernetes", k, [
+      "namespace",
+      "storageSize",
+      "storageClass",
+      "image",
+      "tlsCertFile",
+      "pullSecretNamespaces",
+      "serviceType",
+      "kubeContext",
+    ]);
     const serviceType = (str("registry.kubernetes.serviceType", k.serviceType, false) ??
-      "LoadBalancer") as KubernetesRegistrySettings["serviceType"];
-    if (!["ClusterIP", "NodePort", "LoadBalancer"].includes(serviceType)) {
+      "LoadBalancer") as ServiceType;
+    if (!SERVICE_TYPES.includes(serviceType)) {
       at("registry.kubernetes.serviceType", "must be ClusterIP, NodePort or LoadBalancer");
     }
     const pullNs = k.pullSecretNamespaces ?? [];
-    if (!Array.isArray(pullNs) || pullNs.some((n) => typeof n !== "string")) {
+    if (!Array.isArray(pullNs) || pullNs.some((n) => typeof n !== "string" || !DNS_LABEL.test(n))) {
       at("registry.kubernetes.pullSecretNamespaces", "must be a list of namespace names");
     }
-    const image = str("registry.kubernetes.image", k.image, false) ?? "registry:2.8.3";
-    if (/:latest$/.test(image) || !/[:@]/.test(image.split("/").pop() ?? "")) {
-      at("registry.kubernetes.image", `must be pinned to a version or digest, got "${image}"`);
+    const namespace = str("registry.kubernetes.namespace", k.namespace, false) ?? "dayu-registry";
+    if (!DNS_LABEL.test(namespace)) {
+      at("registry.kubernetes.namespace", `"${namespace}" is not a namespace name`);
+    }
+    const storageSize = str("registry.kubernetes.storageSize", k.storageSize, false) ?? "100Gi";
+    if (!QUANTITY.test(storageSize)) {
+      at("registry.kubernetes.storageSize", `"${storageSize}" is not a quantity such as 200Gi`);
     }
     registry.kubernetes = {
-      namespace: str("registry.kubernetes.namespace", k.namespace, false) ?? "dayu-registry",
-      storageSize: str("registry.kubernetes.storageSize", k.storageSize, false) ?? "100Gi",
+      namespace,
+      storageSize,
       storageClass: str("registry.kubernetes.storageClass", k.storageClass, false),
-      image,
+      image: pinnedImage("registry.kubernetes.image", k.image, DEFAULT_REGISTRY_IMAGE),
       tlsCertFile: str("registry.kubernetes.tlsCertFile", k.tlsCertFile, true) ?? "",
       pullSecretNamespaces: Array.isArray(pullNs) ? (pullNs as string[]) : [],
       serviceType,
+      kubeContext: str("registry.kubernetes.kubeContext", k.kubeContext, false),
     };
   }
 
@@ -274,6 +362,8 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
         "dockerHost",
         "namespace",
         "image",
+        "serviceType",
+        "kubeContext",
       ]);
       const name = str(`${key}.name`, o.name, true) ?? "";
       const platform = str(`${key}.platform`, o.platform, true) ?? "";
@@ -283,40 +373,91 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
       if (!["external", "docker-host", "kubernetes"].includes(bmode)) {
         at(`${key}.mode`, "must be external, docker-host or kubernetes");
       }
+      const daemon = DAEMON_MODES.includes(bmode);
       const endpoint = str(`${key}.endpoint`, o.endpoint, bmode !== "external");
       let tls: BuilderTlsSettings | undefined;
       const t = obj(`${key}.tls`, o.tls);
       if (t) {
+        known(`${key}.tls`, t, [
+          "caFile",
+          "certFile",
+          "keySecret",
+          "clientCertFile",
+          "clientKeyFile",
+        ]);
         tls = {
           caFile: str(`${key}.tls.caFile`, t.caFile, true) ?? "",
           certFile: str(`${key}.tls.certFile`, t.certFile, true) ?? "",
           keySecret: str(`${key}.tls.keySecret`, t.keySecret, true) ?? "",
+          clientCertFile: str(`${key}.tls.clientCertFile`, t.clientCertFile, daemon),
+          clientKeyFile: str(`${key}.tls.clientKeyFile`, t.clientKeyFile, daemon),
         };
+        if (!daemon && (t.clientCertFile !== undefined || t.clientKeyFile !== undefined)) {
+          at(
+            `${key}.tls`,
+            "clientCertFile and clientKeyFile are only read in docker-host and kubernetes modes (the external builder's entry holds its own)",
+          );
+        }
+      } else if (daemon) {
+        at(
+          `${key}.tls`,
+          `is required in ${bmode} mode: the BuildKit daemon this program runs only listens with mTLS (tls.caFile, tls.certFile, tls.keySecret, tls.clientCertFile, tls.clientKeyFile)`,
+        );
       }
       if (endpoint && !/^(tcp|unix|ssh|docker-container|kube-pod):\/\//.test(endpoint)) {
         at(`${key}.endpoint`, `"${endpoint}" is not a BuildKit address (tcp://host:port, ...)`);
+      } else if (endpoint && daemon && !/^tcp:\/\/[^/:]+:\d+$/.test(endpoint)) {
+        at(
+          `${key}.endpoint`,
+          `must be tcp://host:port in ${bmode} mode (the daemon listens on that port), got "${endpoint}"`,
+        );
       }
-      if (endpoint?.startsWith("tcp://") && !tls && !dev) {
+      if (endpoint?.startsWith("tcp://") && !tls && !dev && !daemon) {
         at(
           `${key}.tls`,
           `builder "${name}" is reached over plain TCP; a ${environment} stack requires mTLS (tls.caFile, tls.certFile, tls.keySecret)`,
         );
       }
+      const dockerHost = str(`${key}.dockerHost`, o.dockerHost, false);
       if (bmode === "docker-host" && !o.dockerHost)
         at(`${key}.dockerHost`, "is required in docker-host mode");
-      const image = str(`${key}.image`, o.image, false);
-      if (image && (/:latest$/.test(image) || !/[:@]/.test(image.split("/").pop() ?? ""))) {
-        at(`${key}.image`, `must be pinned to a version or digest, got "${image}"`);
+      else if (dockerHost && bmode !== "docker-host")
+        at(`${key}.dockerHost`, `is only read in docker-host mode (mode is "${bmode}")`);
+      else if (dockerHost && !/^(ssh|tcp|unix):\/\//.test(dockerHost))
+        at(`${key}.dockerHost`, "must be a Docker host URL such as ssh://nvidia@jetson-01");
+      for (const k8sKey of ["namespace", "serviceType", "kubeContext"] as const) {
+        if (o[k8sKey] !== undefined && bmode !== "kubernetes")
+          at(`${key}.${k8sKey}`, `is only read in kubernetes mode (mode is "${bmode}")`);
       }
+      const namespace =
+        bmode === "kubernetes"
+          ? (str(`${key}.namespace`, o.namespace, false) ?? `buildkit-${name}`)
+          : undefined;
+      if (namespace !== undefined && !DNS_LABEL.test(namespace))
+        at(`${key}.namespace`, `"${namespace}" is not a namespace name`);
+      const serviceType =
+        bmode === "kubernetes"
+          ? ((str(`${key}.serviceType`, o.serviceType, false) ?? "LoadBalancer") as ServiceType)
+          : undefined;
+      if (serviceType !== undefined && !SERVICE_TYPES.includes(serviceType))
+        at(`${key}.serviceType`, "must be ClusterIP, NodePort or LoadBalancer");
+      if (o.image !== undefined && !daemon)
+        at(`${key}.image`, `is only read in docker-host and kubernetes modes (mode is "${bmode}")`);
+      const image = daemon
+        ? pinnedImage(`${key}.image`, o.image, DEFAULT_BUILDKIT_IMAGE)
+        : undefined;
       builders.push({
         name,
         platform,
         mode: bmode,
         endpoint,
         tls,
-        dockerHost: str(`${key}.dockerHost`, o.dockerHost, false),
-        namespace: str(`${key}.namespace`, o.namespace, false),
+        dockerHost,
+        namespace,
         image,
+        serviceType,
+        kubeContext:
+          bmode === "kubernetes" ? str(`${key}.kubeContext`, o.kubeContext, false) : undefined,
       });
     });
   }
@@ -325,12 +466,24 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     if (names.has(b.name)) at("builders", `builder name "${b.name}" is used twice`);
     names.add(b.name);
   }
+  // Each kubernetes builder creates (and on destroy deletes) its namespace: none may be shared.
+  const namespaces = new Map<string, string>();
+  if (registry.kubernetes) namespaces.set(registry.kubernetes.namespace, "registry.kubernetes");
+  builders.forEach((b, i) => {
+    if (b.namespace === undefined) return;
+    const owner = namespaces.get(b.namespace);
+    if (owner) {
+      at(`builders[${i}].namespace`, `namespace "${b.namespace}" is already created by ${owner}`);
+    }
+    namespaces.set(b.namespace, `builders[${i}]`);
+  });
 
   const settings: EstateSettings = {
     stack,
     environment,
     release: str("release", get("release"), false) ?? "",
     catalog: str("catalog", get("catalog"), false) ?? "estate.yaml",
+    repositoryPrefix: str("repositoryPrefix", get("repositoryPrefix"), false) ?? "",
     registry,
     builders,
     contexts: strMap("contexts", get("contexts")),

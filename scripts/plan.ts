@@ -44,6 +44,7 @@ export function planForStack(stack: string) {
     builders: settings.builders,
     contexts: settings.contexts,
     mirrorSources: settings.mirrorSources,
+    repositoryPrefix: settings.repositoryPrefix,
     allowUnpinnedMirrors: true,
     files: diskFiles,
   });

@@ -115,6 +115,19 @@ build_langhost() {
   stamp pulumi-language-nodejs "$LANGHOST_SDK_VERSION"
 }
 
+# Dynamic providers (the estate's IndexGuard) run through this small launcher script, which the SDK's
+# Go module ships in sdk/nodejs/dist; no compilation.
+install_dynamic_launcher() {
+  local name=pulumi-resource-pulumi-nodejs
+  if have "$name" "$PULUMI_VERSION"; then log "$name present"; return; fi
+  log "installing $name from github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+  local dir
+  dir="$(cd "$WRAP" && go mod download -json "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  [[ -f "$dir/nodejs/dist/$name" ]] || die "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION has no nodejs/dist/$name"
+  install -m 0755 "$dir/nodejs/dist/$name" "$BIN/$name"
+  stamp "$name" "$PULUMI_VERSION"
+}
+
 build_docker_build() {
   local name=pulumi-resource-docker-build
   if have "$name" "$DOCKER_BUILD_VERSION"; then log "$name $DOCKER_BUILD_VERSION present"; return; fi
@@ -183,6 +196,7 @@ main() {
   build_buildkitd
   build_langhost
   build_pulumi
+  install_dynamic_launcher
   log "done: $(ls "$BIN" | tr '\n' ' ')"
 }
 

@@ -235,14 +235,6 @@ describe("components under mocks", () => {
     assert.equal(await promiseOf(reg.address), "reg.test:5000");
   });
 
-  it("refuses a non-external mode in the external registry component", async () => {
-    const { PrivateRegistry } = await import("../../components/privateRegistry");
-    assert.throws(
-      () => new PrivateRegistry("r2", { mode: "ecr", address: "x.test" }),
-      /created by its own component/,
-    );
-  });
-
   it("parents an ArchImage's Image and an Index under MultiArchImage", async () => {
     const { MultiArchImage } = await import("../../components/multiArchImage");
     const build = (arch: string) => ({

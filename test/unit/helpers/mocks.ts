@@ -12,9 +12,24 @@ export interface Registration {
   inputs: Record<string, unknown>;
   /** The state the mock returned: inputs plus fabricated outputs. */
   state: Record<string, unknown>;
+  /** Reference (`urn::id`) of the explicit provider the resource was registered with, if any. */
+  provider?: string;
 }
 
 export const registrations: Registration[] = [];
+
+/** An invoke the program made. */
+export interface CallRecord {
+  token: string;
+  inputs: Record<string, unknown>;
+  /** Reference of the provider the invoke went to (inherited from its parent), if explicit. */
+  provider?: string;
+}
+
+export const calls: CallRecord[] = [];
+
+/** The fake password the ECR authorization token mock returns. */
+export const ECR_TEST_PASSWORD = "ecr-token-password-for-tests";
 
 export function digestOf(value: unknown): string {
   return `sha256:${createHash("sha256").update(JSON.stringify(value)).digest("hex")}`;
@@ -30,7 +45,13 @@ export async function installMocks(project = "dayu-estate", stack = "dev"): Prom
       } {
         const inputs = args.inputs as Record<string, unknown>;
         const state: Record<string, unknown> = { ...inputs };
-        registrations.push({ type: args.type, name: args.name, inputs, state });
+        registrations.push({
+          type: args.type,
+          name: args.name,
+          inputs,
+          state,
+          provider: args.provider ? args.provider : undefined,
+        });
         if (args.type === "docker-build:index:Image") {
           const digest = digestOf({ ...inputs, registries: undefined });
           state.digest = digest;
@@ -46,6 +67,22 @@ export async function installMocks(project = "dayu-estate", stack = "dev"): Prom
         return { id: `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        const inputs = args.inputs as Record<string, unknown>;
+        calls.push({ token: args.token, inputs, provider: args.provider ? args.provider : undefined });
+        // ECR mode: a token shaped like AWS's (user AWS, 12-hour expiry).
+        if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") {
+          const registryId = String(inputs.registryId ?? "123456789012");
+          return {
+            authorizationToken: Buffer.from(`AWS:${ECR_TEST_PASSWORD}`).toString("base64"),
+            expiresAt: "2030-01-01T12:00:00Z",
+            id: registryId,
+            password: ECR_TEST_PASSWORD,
+            proxyEndpoint: `https://${registryId}.dkr.ecr.eu-central-1.amazonaws.com`,
+            region: "eu-central-1",
+            registryId,
+            userName: "AWS",
+          };
+        }
         throw new Error(`unexpected call ${args.token} in a test (add it to the mocks on purpose)`);
       },
     },
@@ -102,4 +139,26 @@ export function plain<T = unknown>(v: unknown): T {
 
 export function reset(): void {
   registrations.length = 0;
+  calls.length = 0;
+}
+
+const SIG = pulumi.runtime.specialSigKey;
+
+/** True when the mock received `v` as a secret: the engine wraps secret inputs in an envelope. */
+export function isSecretValue(v: unknown): boolean {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    (v as Record<string, unknown>)[SIG] === pulumi.runtime.specialSecretSig
+  );
+}
+
+/** `v` with every secret envelope removed, for asserting on the plain shape. */
+export function unsecret<T = unknown>(v: unknown): T {
+  if (isSecretValue(v)) return unsecret<T>((v as { value: unknown }).value);
+  if (Array.isArray(v)) return v.map((x) => unsecret(x)) as T;
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unsecret(x)])) as T;
+  }
+  return v as T;
 }

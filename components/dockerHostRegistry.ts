@@ -1,0 +1,104 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  REGISTRY_PATHS,
+  REGISTRY_PORT,
+  registryCommand,
+  registryEnv,
+  registryHealthCommand,
+} from "../estate/backends";
+import {
+  EstateRegistry,
+  RegistryCredentials,
+  RegistryServerArgs,
+  checkedHtpasswd,
+  secretCredentials,
+} from "./registryCommon";
+
+/** Where and how the registry container runs: the `docker-host` part of the registry settings. */
+export interface DockerHostRegistryOptions {
+  /** Docker host that runs the registry, e.g. `ssh://dayu@gpu-server` (SSH uses ~/.ssh/config). */
+  host: pulumi.Input<string>;
+  /** Host port the registry is published on. Default 5000. */
+  port?: pulumi.Input<number>;
+  /** Pinned registry image (distribution 2.x or 3.x), e.g. `registry:3.0.0`. */
+  image: pulumi.Input<string>;
+  /** Named volume holding the registry's storage. Default `dayu-registry-data`. */
+  volume?: pulumi.Input<string>;
+}
+
+/** Arguments of {@link DockerHostRegistry}. */
+export interface DockerHostRegistryArgs extends DockerHostRegistryOptions, RegistryServerArgs {}
+
+/**
+ * A distribution registry container on a Docker host, reached through a `docker.Provider` of its
+ * own: TLS and htpasswd auth always on, deletes enabled, storage on a named volume, restarted unless
+ * stopped, health-checked through the registry's debug server.
+ */
+export class DockerHostRegistry extends pulumi.ComponentResource implements EstateRegistry {
+  public static readonly type = "dayu:estate:DockerHostRegistry";
+
+  public readonly address: pulumi.Output<string>;
+  public readonly credentials: pulumi.Output<RegistryCredentials>;
+  public readonly caCert: pulumi.Output<string | undefined>;
+  public readonly provider: docker.Provider;
+  public readonly volume: docker.Volume;
+  public readonly container: docker.Container;
+
+  constructor(name: string, args: DockerHostRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(DockerHostRegistry.type, name, {}, opts);
+    if (!args.address) throw new pulumi.ResourceError("registry address is required", this);
+
+    this.provider = new docker.Provider(`${name}-docker`, { host: args.host }, { parent: this });
+    const children = { parent: this, provider: this.provider };
+    this.volume = new docker.Volume(
+      `${name}-data`,
+      { name: args.volume ?? "dayu-registry-data" },
+      // The images live here: a replaced container must find them again.
+      { ...children, retainOnDelete: true },
+    );
+    const env = registryEnv("127.0.0.1");
+    this.container = new docker.Container(
+      name,
+      {
+        name: "dayu-registry",
+        image: args.image,
+        // The uploads below are written before the container starts; the command refuses to start
+        // the registry if one is missing (see registryCommand).
+        entrypoints: registryCommand(),
+        envs: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        uploads: [
+          {
+            file: REGISTRY_PATHS.htpasswd,
+            content: checkedHtpasswd(args.htpasswd, args.username, this),
+          },
+          { file: REGISTRY_PATHS.tlsCert, content: args.tlsCert },
+          { file: REGISTRY_PATHS.tlsKey, content: pulumi.secret(args.tlsKey) },
+        ],
+        volumes: [{ volumeName: this.volume.name, containerPath: REGISTRY_PATHS.storage }],
+        ports: [{ internal: REGISTRY_PORT, external: args.port ?? REGISTRY_PORT }],
+        restart: "unless-stopped",
+        healthcheck: {
+          tests: ["CMD", ...registryHealthCommand()],
+          interval: "15s",
+          timeout: "5s",
+          retries: 3,
+          startPeriod: "10s",
+        },
+        // Creation succeeds only once the health check passes: a registry that refused to start
+        // fails the deployment instead of leaving a restarting container behind.
+        wait: true,
+        waitTimeout: 120,
+        mustRun: true,
+      },
+      children,
+    );
+
+    this.address = pulumi.output(args.address);
+    this.caCert = pulumi.output(args.caCert);
+    this.credentials = secretCredentials(args.address, args.username, args.password, [
+      this.container.id,
+    ]);
+    this.registerOutputs({ address: this.address, credentials: this.credentials });
+  }
+}

@@ -1,0 +1,148 @@
+import * as pulumi from "@pulumi/pulumi";
+import { readBackIndex } from "../lib/indexCheck";
+import { RegistryClient, splitRef } from "../lib/registry";
+import { RegistryCredentials } from "./privateRegistry";
+
+/** Inputs of the guard as the dynamic provider sees them (resolved). */
+interface GuardInputs {
+  tag: string;
+  sources: string[];
+  platforms: string[];
+  atLeast: boolean;
+  registry: RegistryCredentials;
+  caCert?: string;
+}
+
+/** State: the inputs plus what was published and what the registry serves now. */
+interface GuardState extends GuardInputs {
+  /** Digest the program published (and verified) under the tag. */
+  publishedDigest: string;
+  /** Digest the registry served at the last create/update/refresh; "absent" when the tag is gone. */
+  liveDigest: string;
+  mediaType: string;
+  /** The published index bytes (base64), put back when the tag drifted. */
+  manifest: string;
+  servedPlatforms: Record<string, string>;
+}
+
+function clientFor(i: GuardInputs): RegistryClient {
+  return new RegistryClient({
+    address: i.registry.address,
+    username: i.registry.username || undefined,
+    password: i.registry.password,
+    ca: i.caCert || undefined,
+  });
+}
+
+async function verify(i: GuardInputs): Promise<GuardState> {
+  const back = await readBackIndex(clientFor(i), i);
+  return {
+    ...i,
+    publishedDigest: back.digest,
+    liveDigest: back.digest,
+    mediaType: back.mediaType,
+    manifest: back.manifest,
+    servedPlatforms: back.platforms,
+  };
+}
+
+/**
+ * The dynamic provider. Create/update read the index back after docker-build pushed it and fail the
+ * update if it does not hold exactly the declared platforms and builds. Refresh records what the tag
+ * serves now; when that differs from what was published (the tag was moved or deleted by hand), the
+ * next `up` puts the published index back.
+ */
+const provider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: GuardInputs) {
+    const outs = await verify(inputs);
+    return { id: inputs.tag, outs };
+  },
+
+  async read(id: string, props: GuardState) {
+    const { repository, reference } = splitRef(props.tag);
+    const live = await clientFor(props).resolve(repository, reference);
+    return { id, props: { ...props, liveDigest: live ?? "absent" } };
+  },
+
+  async diff(_id: string, olds: GuardState, news: GuardInputs) {
+    const changed =
+      olds.tag !== news.tag ||
+      JSON.stringify(olds.sources) !== JSON.stringify(news.sources) ||
+      JSON.stringify(olds.platforms) !== JSON.stringify(news.platforms);
+    const drifted = olds.liveDigest !== olds.publishedDigest;
+    return {
+      changes: changed || drifted,
+      replaces: olds.tag !== news.tag ? ["tag"] : [],
+      deleteBeforeReplace: false,
+    };
+  },
+
+  async update(_id: string, olds: GuardState, news: GuardInputs) {
+    const inputsChanged =
+      JSON.stringify(olds.sources) !== JSON.stringify(news.sources) ||
+      JSON.stringify(olds.platforms) !== JSON.stringify(news.platforms);
+    if (!inputsChanged && olds.liveDigest !== olds.publishedDigest) {
+      // Drift: put back the exact index that was published, byte for byte.
+      const { repository, reference } = splitRef(news.tag);
+      await clientFor(news).putManifest(
+        repository,
+        reference,
+        Buffer.from(olds.manifest, "base64"),
+        olds.mediaType,
+      );
+    }
+    return { outs: await verify(news) };
+  },
+
+  async delete() {
+    // Registry content is kept, like the Index it guards (retainOnDelete).
+  },
+};
+
+/** Arguments of {@link IndexGuard}. */
+export interface IndexGuardArgs {
+  /** The index tag, `registry/repository:tag`. */
+  tag: pulumi.Input<string>;
+  /** The per-arch sources of the index (`repository@sha256:...`). */
+  sources: pulumi.Input<pulumi.Input<string>[]>;
+  /** Platforms the index must hold. */
+  platforms: string[];
+  /** Accept extra platforms (mirrored upstream indexes). Default false. */
+  atLeast?: boolean;
+  /** Registry credentials (secret). */
+  registry: pulumi.Input<RegistryCredentials>;
+  /** PEM CA of the registry, when not in the system store. */
+  caCert?: pulumi.Input<string | undefined>;
+}
+
+/**
+ * Guards one published index: reads it back after each push (exact platforms, the right builds, the
+ * right architecture in each image config), detects on `pulumi refresh` a tag moved or deleted behind
+ * the program's back, and restores it on the next `pulumi up`. Create it with `dependsOn` the Index.
+ */
+export class IndexGuard extends pulumi.dynamic.Resource {
+  public readonly publishedDigest!: pulumi.Output<string>;
+  public readonly liveDigest!: pulumi.Output<string>;
+  public readonly servedPlatforms!: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: IndexGuardArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      name,
+      {
+        tag: args.tag,
+        sources: args.sources,
+        platforms: args.platforms,
+        atLeast: args.atLeast ?? false,
+        registry: pulumi.secret(args.registry),
+        caCert: args.caCert ?? "",
+        publishedDigest: undefined,
+        liveDigest: undefined,
+        mediaType: undefined,
+        manifest: undefined,
+        servedPlatforms: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["registry"] },
+    );
+  }
+}

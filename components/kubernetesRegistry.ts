@@ -1,0 +1,229 @@
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  REGISTRY_DEBUG_PORT,
+  REGISTRY_PATHS,
+  REGISTRY_PORT,
+  dockerConfigJson,
+  registryCommand,
+  registryEnv,
+} from "../estate/backends";
+import type { ServiceType } from "../estate/settings";
+import {
+  EstateRegistry,
+  RegistryCredentials,
+  RegistryServerArgs,
+  checkedHtpasswd,
+  secretCredentials,
+} from "./registryCommon";
+
+/** Name of the image pull Secret created in each namespace that runs Dayu. */
+export const PULL_SECRET_NAME = "dayu-registry-pull";
+
+/** Where and how the registry runs in a cluster: the `kubernetes` part of the registry settings. */
+export interface KubernetesRegistryOptions {
+  /** Namespace created for the registry. Default `dayu-registry`. */
+  namespace?: string;
+  /** Storage requested by the PersistentVolumeClaim. Default `100Gi`. */
+  storageSize?: pulumi.Input<string>;
+  /** StorageClass of the claim. Default: the cluster's default class. */
+  storageClass?: pulumi.Input<string>;
+  /** Pinned registry image (distribution 2.x or 3.x), e.g. `registry:3.0.0`. */
+  image: pulumi.Input<string>;
+  /** Type of the Service exposing the registry. Default `LoadBalancer`. */
+  serviceType?: pulumi.Input<ServiceType>;
+  /**
+   * Namespaces that run Dayu: each gets a `kubernetes.io/dockerconfigjson` pull Secret named
+   * {@link PULL_SECRET_NAME}. They must exist. Plain: decides which Secrets exist. Default none.
+   */
+  pullSecretNamespaces?: string[];
+  /** kubeconfig context: when set, an explicit provider for it. Default: the ambient provider. */
+  kubeContext?: string;
+}
+
+/** Arguments of {@link KubernetesRegistry}. */
+export interface KubernetesRegistryArgs extends KubernetesRegistryOptions, RegistryServerArgs {}
+
+/**
+ * A distribution registry in Kubernetes: its Namespace, the htpasswd and `kubernetes.io/tls`
+ * Secrets, a PersistentVolumeClaim, a one-replica Deployment (TLS and auth always on, deletes
+ * enabled, probes on the registry's health endpoint) and a Service; plus an image pull Secret in each
+ * namespace that runs Dayu.
+ */
+export class KubernetesRegistry extends pulumi.ComponentResource implements EstateRegistry {
+  public static readonly type = "dayu:estate:KubernetesRegistry";
+
+  public readonly address: pulumi.Output<string>;
+  public readonly credentials: pulumi.Output<RegistryCredentials>;
+  public readonly caCert: pulumi.Output<string | undefined>;
+  public readonly provider?: k8s.Provider;
+  public readonly namespace: k8s.core.v1.Namespace;
+  public readonly htpasswdSecret: k8s.core.v1.Secret;
+  public readonly tlsSecret: k8s.core.v1.Secret;
+  public readonly claim: k8s.core.v1.PersistentVolumeClaim;
+  public readonly deployment: k8s.apps.v1.Deployment;
+  public readonly service: k8s.core.v1.Service;
+  /** By namespace. */
+  public readonly pullSecrets: Record<string, k8s.core.v1.Secret> = {};
+
+  constructor(name: string, args: KubernetesRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(KubernetesRegistry.type, name, {}, opts);
+    if (!args.address) throw new pulumi.ResourceError("registry address is required", this);
+
+    if (args.kubeContext) {
+      this.provider = new k8s.Provider(
+        `${name}-k8s`,
+        { context: args.kubeContext },
+        { parent: this },
+      );
+    }
+    const children: pulumi.CustomResourceOptions = { parent: this, provider: this.provider };
+    const nsName = args.namespace ?? "dayu-registry";
+    const labels = { "app.kubernetes.io/name": "dayu-registry" };
+
+    this.namespace = new k8s.core.v1.Namespace(
+      `${name}-ns`,
+      { metadata: { name: nsName } },
+      children,
+    );
+    const inNs = { ...children, dependsOn: [this.namespace] };
+    const meta = (n: string) => ({ name: n, namespace: nsName, labels });
+
+    this.htpasswdSecret = new k8s.core.v1.Secret(
+      `${name}-htpasswd`,
+      {
+        metadata: meta("dayu-registry-htpasswd"),
+        type: "Opaque",
+        stringData: { htpasswd: checkedHtpasswd(args.htpasswd, args.username, this) },
+      },
+      inNs,
+    );
+    this.tlsSecret = new k8s.core.v1.Secret(
+      `${name}-tls`,
+      {
+        metadata: meta("dayu-registry-tls"),
+        type: "kubernetes.io/tls",
+        stringData: { "tls.crt": args.tlsCert, "tls.key": pulumi.secret(args.tlsKey) },
+      },
+      inNs,
+    );
+    this.claim = new k8s.core.v1.PersistentVolumeClaim(
+      `${name}-data`,
+      {
+        metadata: meta("dayu-registry-data"),
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: args.storageClass,
+          resources: { requests: { storage: args.storageSize ?? "100Gi" } },
+        },
+      },
+      // The images live here: removing the registry must not delete them.
+      { ...inNs, retainOnDelete: true },
+    );
+
+    const probe = (initialDelaySeconds: number) => ({
+      httpGet: { path: "/debug/health", port: REGISTRY_DEBUG_PORT },
+      initialDelaySeconds,
+      periodSeconds: 15,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    });
+    this.deployment = new k8s.apps.v1.Deployment(
+      name,
+      {
+        metadata: meta("dayu-registry"),
+        spec: {
+          replicas: 1,
+          // A ReadWriteOnce claim cannot be mounted by the old and the new pod at once.
+          strategy: { type: "Recreate" },
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              containers: [
+                {
+                  name: "registry",
+                  image: args.image,
+                  // Refuses to start when a Secret file is missing (see registryCommand).
+                  command: registryCommand(),
+                  env: Object.entries(registryEnv("")).map(([k, v]) => ({ name: k, value: v })),
+                  ports: [
+                    { name: "registry", containerPort: REGISTRY_PORT },
+                    { name: "debug", containerPort: REGISTRY_DEBUG_PORT },
+                  ],
+                  readinessProbe: probe(5),
+                  livenessProbe: probe(30),
+                  volumeMounts: [
+                    {
+                      name: "htpasswd",
+                      mountPath: path.posix.dirname(REGISTRY_PATHS.htpasswd),
+                      readOnly: true,
+                    },
+                    {
+                      name: "tls",
+                      mountPath: path.posix.dirname(REGISTRY_PATHS.tlsCert),
+                      readOnly: true,
+                    },
+                    { name: "data", mountPath: REGISTRY_PATHS.storage },
+                  ],
+                },
+              ],
+              volumes: [
+                {
+                  name: "htpasswd",
+                  secret: { secretName: this.htpasswdSecret.metadata.name, optional: false },
+                },
+                {
+                  name: "tls",
+                  secret: { secretName: this.tlsSecret.metadata.name, optional: false },
+                },
+                { name: "data", persistentVolumeClaim: { claimName: this.claim.metadata.name } },
+              ],
+            },
+          },
+        },
+      },
+      inNs,
+    );
+    this.service = new k8s.core.v1.Service(
+      `${name}-svc`,
+      {
+        metadata: meta("dayu-registry"),
+        spec: {
+          type: args.serviceType ?? "LoadBalancer",
+          selector: labels,
+          ports: [{ name: "registry", port: REGISTRY_PORT, targetPort: REGISTRY_PORT }],
+        },
+      },
+      inNs,
+    );
+
+    this.address = pulumi.output(args.address);
+    this.caCert = pulumi.output(args.caCert);
+    // The provider creates the Deployment once it is available and the Service once it has its
+    // address: the credentials resolve after both.
+    this.credentials = secretCredentials(args.address, args.username, args.password, [
+      this.deployment.id,
+      this.service.id,
+    ]);
+    const pullConfig = pulumi.secret(
+      pulumi
+        .all([args.address, args.username, args.password])
+        .apply(([a, u, p]) => dockerConfigJson(a, u, p)),
+    );
+    for (const ns of args.pullSecretNamespaces ?? []) {
+      this.pullSecrets[ns] = new k8s.core.v1.Secret(
+        `${name}-pull-${ns}`,
+        {
+          metadata: { name: PULL_SECRET_NAME, namespace: ns, labels },
+          type: "kubernetes.io/dockerconfigjson",
+          stringData: { ".dockerconfigjson": pullConfig },
+        },
+        // The registry's own namespace may be listed too.
+        ns === nsName ? inNs : children,
+      );
+    }
+    this.registerOutputs({ address: this.address, credentials: this.credentials });
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * End to end, for real: the Go-built Pulumi CLI and docker-build provider, two BuildKit daemons
+ * (arm64 under QEMU) and the TLS+auth registry on loopback. Steps run in order on one stack; each
+ * depends on the previous ones. Wall times are printed for the cold, no-op and one-leaf runs.
+ */
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { readBackIndex } from "../../lib/indexCheck";
+import { MEDIA_TYPES, RegistryClient, splitRef } from "../../lib/registry";
+import { planForStack } from "../../scripts/plan";
+import type { Plan } from "../../estate/planner";
+import {
+  ROOT,
+  STACK_FILE,
+  WORK,
+  changedResources,
+  credentials,
+  ok,
+  pulumi,
+  registryClient,
+  requirePrerequisites,
+  writeStackFile,
+} from "./harness";
+
+type Summary = Record<string, Record<string, { ref: string; platforms: Record<string, string> }>>;
+
+const DOCKERFILES = path.join(WORK, "dockerfiles");
+const timings: Record<string, number> = {};
+
+async function summary(): Promise<Summary> {
+  return JSON.parse(ok(await pulumi(["stack", "output", "summary", "--json"]), "stack output").stdout) as Summary;
+}
+
+/** image:tag → index digest, from the registry itself. */
+async function liveDigests(client: RegistryClient, plan: Plan): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const i of plan.indexes) {
+    const { repository, reference } = splitRef(i.ref);
+    out[i.id] = (await client.resolve(repository, reference)) ?? "absent";
+  }
+  return out;
+}
+
+function changedKeys(a: Record<string, string>, b: Record<string, string>): string[] {
+  return Object.keys(b)
+    .filter((k) => a[k] !== b[k])
+    .sort();
+}
+
+/** What a change to `images` must touch: their per-arch builds, indexes and index guards. */
+function expectedChanges(plan: Plan, images: string[]): string[] {
+  const builds = plan.builds.filter((b) => images.includes(b.image)).map((b) => `docker-build:index:Image ${b.id}`);
+  const indexes = plan.indexes.filter((i) => images.includes(i.image));
+  return [
+    ...builds,
+    ...indexes.map((i) => `docker-build:index:Index ${i.id}`),
+    ...indexes.map((i) => `pulumi-nodejs:dynamic:Resource ${i.id}`),
+  ].sort();
+}
+
+function appendTo(file: string, line: string): void {
+  fs.appendFileSync(path.join(DOCKERFILES, file), `\n${line}\n`);
+}
+
+describe("the local estate, end to end", function () {
+  this.timeout(20 * 60 * 1000);
+  let plan: Plan;
+  let client: RegistryClient;
+
+  before(async () => {
+    requirePrerequisites();
+    fs.rmSync(WORK, { recursive: true, force: true });
+    fs.mkdirSync(path.join(WORK, "state"), { recursive: true });
+    fs.cpSync(path.join(ROOT, "dockerfiles"), DOCKERFILES, { recursive: true });
+    const contexts: Record<string, string> = {};
+    for (const dir of fs.readdirSync(DOCKERFILES)) contexts[dir] = path.join(DOCKERFILES, dir);
+    writeStackFile(contexts);
+    ok(await pulumi(["stack", "init"]), "stack init");
+    ok(await pulumi(["config", "set", "--secret", "registryPassword"], credentials().password), "config set");
+    plan = planForStack("e2e");
+    client = registryClient();
+  });
+
+  after(() => {
+    console.log(`\n      wall times (s): ${JSON.stringify(timings)}`);
+    fs.rmSync(STACK_FILE, { force: true });
+  });
+
+  it("1. cold up: every index holds exactly its platforms, with the right architectures", async () => {
+    const run = ok(await pulumi(["up", "--yes", "--skip-preview"]), "cold pulumi up");
+    timings.cold = run.seconds;
+    const s = await summary();
+    assert.equal(Object.values(s).reduce((n, tags) => n + Object.keys(tags).length, 0), plan.indexes.length);
+    for (const i of plan.indexes) {
+      const entry = s[i.image][i.tag];
+      assert.ok(entry, `${i.id} is missing from the summary`);
+      // readBackIndex sends all four manifest/index media types, skips attestations, compares the
+      // platform set exactly and reads each child's config architecture.
+      const back = await readBackIndex(client, {
+        tag: i.ref,
+        sources: Object.values(entry.platforms),
+        platforms: i.builds.map((b) => b.platform),
+      });
+      assert.equal(`${i.ref}@${back.digest}`, entry.ref, `${i.id}: the registry serves what the stack recorded`);
+    }
+  });
+
+  it("1b. a list asked for with only the plain manifest type is not what we read back", async () => {
+    // Documents why the client always sends all four types: the registry would hand back one child.
+    const idx = plan.indexes.find((i) => i.id === "car-detection:v1.3");
+    assert.ok(idx);
+    const { repository, reference } = splitRef(idx.ref);
+    const res = await client.call("GET", `/v2/${repository}/manifests/${reference}`, { accept: MEDIA_TYPES.dockerManifest });
+    const full = await client.getManifest(repository, reference);
+    assert.ok([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList].includes(full.mediaType as never));
+    assert.notEqual(String(res.headers["content-type"]), full.mediaType);
+  });
+
+  it("1c. an arm64 image really runs, as aarch64, under QEMU", async () => {
+    const idx = plan.indexes.find((i) => i.id === "car-detection:v1.3-jp5");
+    assert.ok(idx);
+    const { repository, reference } = splitRef(idx.ref);
+    const arm64 = (await client.platforms(repository, reference)).get("linux/arm64");
+    assert.ok(arm64, "no linux/arm64 child");
+    const manifest = await client.getManifest(repository, arm64);
+    const rootfs = path.join(WORK, "rootfs-arm64");
+    fs.mkdirSync(rootfs, { recursive: true });
+    for (const layer of manifest.json.layers ?? []) {
+      const blob = await client.getBlob(repository, layer.digest);
+      execFileSync("tar", ["-xzf", "-", "-C", rootfs], { input: blob });
+    }
+    const out = execFileSync("chroot", [rootfs, "/bin/sh", "-c", "uname -m; cat /opt/dayu/base /opt/dayu/car-detection/BUILD_INFO"], {
+      encoding: "utf8",
+    });
+    assert.deepEqual(out.trim().split("\n"), [
+      "aarch64",
+      "dayubase jetson jetpack5 on aarch64",
+      "car-detection built on aarch64",
+    ]);
+  });
+
+  it("2. a second up changes nothing and builds nothing", async () => {
+    const run = ok(await pulumi(["up", "--yes", "--expect-no-changes"]), "no-op pulumi up");
+    timings.noop = run.seconds;
+    const history = JSON.parse(ok(await pulumi(["stack", "history", "--json"]), "history").stdout) as {
+      resourceChanges?: Record<string, number>;
+    }[];
+    const changes = history[0].resourceChanges ?? {};
+    assert.deepEqual(Object.keys(changes).filter((k) => k !== "same"), [], JSON.stringify(changes));
+  });
+
+  it("3. one leaf Dockerfile changed: preview lists exactly its builds and index; up applies it", async () => {
+    const before = await liveDigests(client, plan);
+    appendTo("datasource/Dockerfile", "RUN echo leaf-change > /opt/dayu/datasource/CHANGE");
+    const preview = ok(await pulumi(["preview", "--json"]), "preview");
+    assert.deepEqual(changedResources(preview.stdout), expectedChanges(plan, ["datasource"]));
+    const run = ok(await pulumi(["up", "--yes", "--skip-preview"]), "one-leaf pulumi up");
+    timings.oneLeaf = run.seconds;
+    assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), ["datasource:v1.3"]);
+  });
+
+  it("4. a base changed: exactly its downstream images rebuild", async () => {
+    const before = await liveDigests(client, plan);
+    appendTo("rtsp-server/Dockerfile", "RUN echo base-change > /etc/rtsp-base-change");
+    const preview = ok(await pulumi(["preview", "--json"]), "preview");
+    assert.deepEqual(changedResources(preview.stdout), expectedChanges(plan, ["rtsp-server", "datasource"]));
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "pulumi up");
+    assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), ["datasource:v1.3", "rtsp-server:latest"]);
+  });
+
+  it("5. a tag moved by hand: refresh sees it, up restores it", async () => {
+    const idx = plan.indexes.find((i) => i.id === "car-detection:v1.3");
+    assert.ok(idx);
+    const { repository, reference } = splitRef(idx.ref);
+    const published = await client.resolve(repository, reference);
+    const other = await client.getManifest(repository, "v1.3-jp6");
+    await client.putManifest(repository, reference, other.body, other.mediaType);
+    assert.equal(await client.resolve(repository, reference), other.digest);
+
+    ok(await pulumi(["refresh", "--yes", "--skip-preview"]), "refresh");
+    const state = JSON.parse(ok(await pulumi(["stack", "export"]), "export").stdout) as {
+      deployment: { resources: { urn: string; type: string; outputs?: Record<string, unknown> }[] };
+    };
+    const guard = state.deployment.resources.find(
+      (r) => r.type === "pulumi-nodejs:dynamic:Resource" && r.urn.endsWith("::car-detection:v1.3"),
+    );
+    assert.equal(guard?.outputs?.liveDigest, other.digest, "refresh recorded the moved tag");
+    assert.equal(guard?.outputs?.publishedDigest, published);
+    const preview = ok(await pulumi(["preview", "--json"]), "preview");
+    assert.deepEqual(changedResources(preview.stdout), ["pulumi-nodejs:dynamic:Resource car-detection:v1.3"]);
+
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "pulumi up");
+    assert.equal(await client.resolve(repository, reference), published, "up put the published index back");
+    ok(await pulumi(["preview", "--expect-no-changes"]), "preview after the repair");
+  });
+
+  it("6. one arch's build fails: up fails and the index still serves the previous digest", async () => {
+    const idx = plan.indexes.find((i) => i.id === "generator:v1.3");
+    assert.ok(idx);
+    const { repository, reference } = splitRef(idx.ref);
+    const published = await client.resolve(repository, reference);
+    const dockerfile = path.join(DOCKERFILES, "generator/Dockerfile");
+    const original = fs.readFileSync(dockerfile, "utf8");
+    appendTo("generator/Dockerfile", 'RUN [ "$(uname -m)" != aarch64 ] || { echo "e2e: the arm64 build fails on purpose" >&2; exit 1; }');
+    const run = await pulumi(["up", "--yes", "--skip-preview"]);
+    assert.notEqual(run.code, 0, "up must fail when an arch fails");
+    assert.match(run.stdout + run.stderr, /arm64 build fails on purpose/);
+    assert.equal(await client.resolve(repository, reference), published, "the index did not move");
+
+    fs.writeFileSync(dockerfile, original);
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "the rerun converges");
+    ok(await pulumi(["preview", "--expect-no-changes"]), "preview after convergence");
+    assert.equal(await client.resolve(repository, reference), published, "same inputs, same index");
+  });
+
+  it("7. the exported state holds no plaintext registry password", async () => {
+    const { password } = credentials();
+    assert.ok(password.length >= 16);
+    const exported = ok(await pulumi(["stack", "export"]), "export").stdout;
+    assert.ok(exported.length > 10000);
+    assert.ok(!exported.includes(password), "the password appears in plaintext in the state");
+    assert.ok(!fs.readFileSync(STACK_FILE, "utf8").includes(password), "the password appears in the stack file");
+    assert.match(exported, /"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"/);
+  });
+});

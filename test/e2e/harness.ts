@@ -1,0 +1,150 @@
+/**
+ * The end-to-end harness: a separate `e2e` stack in its own file backend (.local/e2e/state) whose
+ * images live under the `e2e/` repository prefix of the local registry and build from a scratch copy
+ * of dockerfiles/ (so the test can edit Dockerfiles without touching the checkout or the dev stack).
+ */
+import { execFile, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { stringify as toYaml, parse as parseYaml } from "yaml";
+import { RegistryClient } from "../../lib/registry";
+
+export const ROOT = path.resolve(__dirname, "../..");
+export const WORK = path.join(ROOT, ".local/e2e");
+export const STACK = "e2e";
+export const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
+export const TOOLS = path.join(ROOT, ".tools/bin");
+
+export function env(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${TOOLS}:${process.env.PATH}`,
+    DOCKER_CONFIG: path.join(ROOT, ".local/docker"),
+    BUILDX_CONFIG: path.join(ROOT, ".local/docker/buildx"),
+    DOCKER_BUILDKIT: "1",
+    DAYU_BUILDX: path.join(TOOLS, "buildx"),
+    PULUMI_BACKEND_URL: `file://${path.join(WORK, "state")}`,
+    PULUMI_SKIP_UPDATE_CHECK: "1",
+    PULUMI_CONFIG_PASSPHRASE_FILE: path.join(ROOT, ".local/passphrase"),
+    PULUMI_CONFIG_PASSPHRASE: undefined,
+    PULUMI_STACK: STACK,
+    NODE_EXTRA_CA_CERTS: path.join(ROOT, ".local/pki/ca.crt"),
+  };
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs the Pulumi CLI on the e2e stack; output goes to .local/e2e/logs as well. */
+export function pulumi(args: string[], input?: string): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = execFile(
+      path.join(TOOLS, "pulumi"),
+      [...args, "--stack", STACK, "--non-interactive"],
+      { cwd: ROOT, env: env(), maxBuffer: 256 << 20, timeout: 15 * 60 * 1000 },
+      (err, stdout, stderr) => {
+        const run = {
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          stdout,
+          stderr,
+          seconds: (Date.now() - started) / 1000,
+        };
+        const log = path.join(WORK, "logs", `${String(Date.now())}-${args[0]}.log`);
+        fs.mkdirSync(path.dirname(log), { recursive: true });
+        fs.writeFileSync(log, `$ pulumi ${args.join(" ")}\n# exit ${run.code} in ${run.seconds}s\n${stdout}\n${stderr}`);
+        resolve(run);
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+    else child.stdin?.end();
+  });
+}
+
+/** Fails with the tail of the output when a command did not succeed. */
+export function ok(run: Run, what: string): Run {
+  if (run.code !== 0) {
+    throw new Error(`${what} exited ${run.code}:\n${(run.stdout + run.stderr).split("\n").slice(-40).join("\n")}`);
+  }
+  return run;
+}
+
+export function credentials(): { username: string; password: string } {
+  const file = path.join(ROOT, ".local/credentials.env");
+  const text = fs.readFileSync(file, "utf8");
+  const get = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(text)?.[1] ?? "";
+  return { username: get("REGISTRY_USERNAME"), password: get("REGISTRY_PASSWORD") };
+}
+
+/** The local registry's address, from the committed dev stack. */
+export function devConfig(): Record<string, unknown> {
+  return (parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> })
+    .config;
+}
+
+export function registryClient(): RegistryClient {
+  const reg = devConfig()["dayu-estate:registry"] as { address: string };
+  return new RegistryClient({
+    address: reg.address,
+    ...credentials(),
+    ca: fs.readFileSync(path.join(ROOT, ".local/pki/ca.crt"), "utf8"),
+  });
+}
+
+/** Checks the local services and stand-ins exist; throws saying which command brings them up. */
+export function requirePrerequisites(): void {
+  const missing: string[] = [];
+  for (const tool of ["pulumi", "pulumi-language-nodejs", "pulumi-resource-docker-build", "buildx", "buildkitd"]) {
+    if (!fs.existsSync(path.join(TOOLS, tool))) missing.push(`.tools/bin/${tool} (run scripts/toolchain.sh)`);
+  }
+  for (const f of [".local/credentials.env", ".local/pki/ca.crt", ".local/passphrase", ".local/standins.txt"]) {
+    if (!fs.existsSync(path.join(ROOT, f))) missing.push(`${f} (run scripts/test.sh or npm run local)`);
+  }
+  const status = spawnSync(path.join(ROOT, "scripts/local-services.sh"), ["status"], { encoding: "utf8" });
+  if (status.status !== 0) missing.push(`local services are not all up:\n${status.stdout}${status.stderr}`);
+  if (missing.length) throw new Error(`end-to-end prerequisites missing:\n  - ${missing.join("\n  - ")}`);
+}
+
+/** Writes the e2e stack file: the dev stack's services, the e2e/ prefix, contexts in the scratch copy. */
+export function writeStackFile(imageContexts: Record<string, string>): void {
+  const dev = devConfig();
+  const pins = Object.fromEntries(
+    fs
+      .readFileSync(path.join(ROOT, ".local/standins.txt"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")),
+  );
+  const config: Record<string, unknown> = {
+    "dayu-estate:environment": "dev",
+    "dayu-estate:release": "v1.3",
+    "dayu-estate:repositoryPrefix": "e2e",
+    "dayu-estate:registry": dev["dayu-estate:registry"],
+    "dayu-estate:builders": dev["dayu-estate:builders"],
+    "dayu-estate:contexts": imageContexts,
+    "dayu-estate:mirrorSources": pins,
+  };
+  fs.writeFileSync(STACK_FILE, `# Written by the end-to-end test (test/e2e); not committed.\n${toYaml({ config })}`);
+}
+
+/** The resources a `pulumi preview --json` would change, as `type name` strings, sorted. */
+export function changedResources(previewJson: string): string[] {
+  const doc = JSON.parse(previewJson) as { steps?: { op: string; urn: string }[] };
+  return (doc.steps ?? [])
+    .filter((s) => s.op !== "same" && s.op !== "read")
+    .map((s) => {
+      // urn:pulumi:<stack>::<project>::<parentType$type>::<name>
+      const parts = s.urn.split("::");
+      const types = parts[2].split("$");
+      return `${types[types.length - 1]} ${parts.slice(3).join("::")}`;
+    })
+    .sort();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
