@@ -86,7 +86,15 @@ export class ArchImage extends pulumi.ComponentResource {
     );
 
     this.digest = this.image.digest;
-    this.pinnedRef = pulumi.interpolate`${b.repository}@${this.image.digest}`;
+    // In a preview, a build that is about to run reports an empty digest: stand in its per-arch tag,
+    // which is where the build will be pushed, so that dependents and indexes show as changing and
+    // docker-build's Index still sees a valid reference. A real update always pins the digest.
+    const dryRun = pulumi.runtime.isDryRun();
+    this.pinnedRef = this.image.digest.apply((digest) => {
+      if (digest) return `${b.repository}@${digest}`;
+      if (dryRun) return b.archTag;
+      throw new Error(`build ${b.id}: the push of ${b.archTag} reported no digest`);
+    });
     this.registerOutputs({ digest: this.digest, pinnedRef: this.pinnedRef });
   }
 }

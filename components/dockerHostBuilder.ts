@@ -1,6 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  CONTAINER_HEALTH_TIMING,
+  CONTAINER_POLICY,
   BUILDKIT_STATE_DIR,
   BUILDKIT_TLS_DIR,
   BUILDKIT_TLS_FILES,
@@ -52,17 +54,8 @@ export class DockerHostBuilder extends pulumi.ComponentResource {
         ],
         volumes: [{ volumeName: this.volume.name, containerPath: BUILDKIT_STATE_DIR }],
         ports: [{ internal: args.port, external: args.port }],
-        restart: "unless-stopped",
-        healthcheck: {
-          tests: ["CMD", ...buildkitHealthCommand()],
-          interval: "15s",
-          timeout: "5s",
-          retries: 3,
-          startPeriod: "10s",
-        },
-        wait: true,
-        waitTimeout: 120,
-        mustRun: true,
+        healthcheck: { tests: ["CMD", ...buildkitHealthCommand()], ...CONTAINER_HEALTH_TIMING },
+        ...CONTAINER_POLICY,
       },
       children,
     );

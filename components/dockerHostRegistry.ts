@@ -1,6 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  CONTAINER_HEALTH_TIMING,
+  CONTAINER_POLICY,
   REGISTRY_PATHS,
   REGISTRY_PORT,
   registryCommand,
@@ -77,19 +79,10 @@ export class DockerHostRegistry extends pulumi.ComponentResource implements Esta
         ],
         volumes: [{ volumeName: this.volume.name, containerPath: REGISTRY_PATHS.storage }],
         ports: [{ internal: REGISTRY_PORT, external: args.port ?? REGISTRY_PORT }],
-        restart: "unless-stopped",
-        healthcheck: {
-          tests: ["CMD", ...registryHealthCommand()],
-          interval: "15s",
-          timeout: "5s",
-          retries: 3,
-          startPeriod: "10s",
-        },
-        // Creation succeeds only once the health check passes: a registry that refused to start
+        healthcheck: { tests: ["CMD", ...registryHealthCommand()], ...CONTAINER_HEALTH_TIMING },
+        // Restarted unless stopped; created only once healthy, so a registry that refused to start
         // fails the deployment instead of leaving a restarting container behind.
-        wait: true,
-        waitTimeout: 120,
-        mustRun: true,
+        ...CONTAINER_POLICY,
       },
       children,
     );

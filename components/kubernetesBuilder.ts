@@ -7,6 +7,7 @@ import {
   buildkitHealthCommand,
   buildkitdArgs,
   nodeSelectorFor,
+  probeTiming,
 } from "../estate/backends";
 import type { ServiceType } from "../estate/settings";
 import { BuildkitDaemonArgs } from "./builderCommon";
@@ -69,10 +70,7 @@ export class KubernetesBuilder extends pulumi.ComponentResource {
     );
     const probe = (initialDelaySeconds: number) => ({
       exec: { command: buildkitHealthCommand() },
-      initialDelaySeconds,
-      periodSeconds: 15,
-      timeoutSeconds: 5,
-      failureThreshold: 3,
+      ...probeTiming(initialDelaySeconds),
     });
     this.deployment = new k8s.apps.v1.Deployment(
       name,

@@ -8,6 +8,7 @@ import {
   dockerConfigJson,
   registryCommand,
   registryEnv,
+  probeTiming,
 } from "../estate/backends";
 import type { ServiceType } from "../estate/settings";
 import {
@@ -124,10 +125,7 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
 
     const probe = (initialDelaySeconds: number) => ({
       httpGet: { path: "/debug/health", port: REGISTRY_DEBUG_PORT },
-      initialDelaySeconds,
-      periodSeconds: 15,
-      timeoutSeconds: 5,
-      failureThreshold: 3,
+      ...probeTiming(initialDelaySeconds),
     });
     this.deployment = new k8s.apps.v1.Deployment(
       name,

@@ -98,9 +98,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         index.id,
         {
           tag: index.ref,
-          // One Output for the whole list: while a build is pending (preview), the list is unknown as a
-          // whole; docker-build's Index rejects a list with unknown elements.
-          sources: pulumi.all(parts.map((p) => p.ref)),
+          sources: parts.map((p) => p.ref),
           push: true,
           registry: {
             address: registry.address,
@@ -117,7 +115,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         index.id,
         {
           tag: index.ref,
-          sources: pulumi.all(parts.map((p) => p.ref)),
+          sources: parts.map((p) => p.ref),
           platforms: parts.map((p) => p.platform),
           registry: args.registry,
           caCert: args.caCert,

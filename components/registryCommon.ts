@@ -73,7 +73,7 @@ export function checkedHtpasswd(
       const problem = htpasswdProblem(content, user);
       if (problem) {
         throw new pulumi.ResourceError(
-          `secret config registryHtpasswd ${problem}; set it with: htpasswd -Bbn ${user} "$PASSWORD" | pulumi config set --secret registryHtpasswd`,
+          `${pulumi.getProject()}:registryHtpasswd (secret) in Pulumi.${pulumi.getStack()}.yaml ${problem}; set it with: htpasswd -Bbn ${user} "$PASSWORD" | pulumi config set --secret registryHtpasswd`,
           resource,
         );
       }

@@ -10,6 +10,33 @@ import type { Plan } from "./planner";
 import { ConfigError, type EstateSettings } from "./settings";
 
 // ---------------------------------------------------------------------------------------------------
+// How the long-running services (registry, BuildKit daemons) are kept running.
+
+/**
+ * Container settings of a docker-host service: restarted unless stopped, health-checked, and created
+ * only once healthy (`wait`), so a service that cannot start fails the deployment.
+ */
+export const CONTAINER_POLICY = {
+  restart: "unless-stopped",
+  wait: true,
+  waitTimeout: 120,
+  mustRun: true,
+} as const;
+
+/** Health check timing of a docker-host service (its command is the service's own). */
+export const CONTAINER_HEALTH_TIMING = {
+  interval: "15s",
+  timeout: "5s",
+  retries: 3,
+  startPeriod: "10s",
+} as const;
+
+/** Timing of a Kubernetes probe (readiness: short delay; liveness: longer). */
+export function probeTiming(initialDelaySeconds: number) {
+  return { initialDelaySeconds, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 3 };
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The distribution registry (docker-host and kubernetes modes).
 
 /** Port the registry serves the API on, inside its container. */

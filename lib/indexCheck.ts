@@ -25,7 +25,10 @@ export interface IndexReadBack {
 }
 
 /** Platform → manifest digest of one source (an index of one platform + attestations, or a manifest). */
-async function sourcePlatforms(client: RegistryClient, source: string): Promise<Map<string, string>> {
+async function sourcePlatforms(
+  client: RegistryClient,
+  source: string,
+): Promise<Map<string, string>> {
   const { repository, reference } = splitRef(source);
   return client.platforms(repository, reference);
 }
@@ -35,7 +38,10 @@ async function sourcePlatforms(client: RegistryClient, source: string): Promise<
  * entries skipped), each child is the manifest its source built for that platform, and each child's
  * image config declares the architecture of its platform. Throws naming the tag and what is wrong.
  */
-export async function readBackIndex(client: RegistryClient, want: IndexExpectation): Promise<IndexReadBack> {
+export async function readBackIndex(
+  client: RegistryClient,
+  want: IndexExpectation,
+): Promise<IndexReadBack> {
   const { repository, reference } = splitRef(want.tag);
   const live = await client.getManifest(repository, reference);
   if (!isIndex(live.mediaType)) {
@@ -61,10 +67,13 @@ export async function readBackIndex(client: RegistryClient, want: IndexExpectati
   }
   if (!want.atLeast) {
     const expected = new Map<string, string>();
-    for (const s of want.sources) for (const [p, d] of await sourcePlatforms(client, s)) expected.set(p, d);
+    for (const s of want.sources)
+      for (const [p, d] of await sourcePlatforms(client, s)) expected.set(p, d);
     for (const p of declared) {
       if (expected.get(p) !== children.get(p)) {
-        throw new Error(`${want.tag}: its ${p} child is ${children.get(p)}, but the ${p} build pushed ${expected.get(p) ?? "nothing"}`);
+        throw new Error(
+          `${want.tag}: its ${p} child is ${children.get(p)}, but the ${p} build pushed ${expected.get(p) ?? "nothing"}`,
+        );
       }
     }
   }

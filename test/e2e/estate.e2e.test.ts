@@ -30,7 +30,9 @@ const DOCKERFILES = path.join(WORK, "dockerfiles");
 const timings: Record<string, number> = {};
 
 async function summary(): Promise<Summary> {
-  return JSON.parse(ok(await pulumi(["stack", "output", "summary", "--json"]), "stack output").stdout) as Summary;
+  return JSON.parse(
+    ok(await pulumi(["stack", "output", "summary", "--json"]), "stack output").stdout,
+  ) as Summary;
 }
 
 /** image:tag → index digest, from the registry itself. */
@@ -51,7 +53,9 @@ function changedKeys(a: Record<string, string>, b: Record<string, string>): stri
 
 /** What a change to `images` must touch: their per-arch builds, indexes and index guards. */
 function expectedChanges(plan: Plan, images: string[]): string[] {
-  const builds = plan.builds.filter((b) => images.includes(b.image)).map((b) => `docker-build:index:Image ${b.id}`);
+  const builds = plan.builds
+    .filter((b) => images.includes(b.image))
+    .map((b) => `docker-build:index:Image ${b.id}`);
   const indexes = plan.indexes.filter((i) => images.includes(i.image));
   return [
     ...builds,
@@ -78,7 +82,10 @@ describe("the local estate, end to end", function () {
     for (const dir of fs.readdirSync(DOCKERFILES)) contexts[dir] = path.join(DOCKERFILES, dir);
     writeStackFile(contexts);
     ok(await pulumi(["stack", "init"]), "stack init");
-    ok(await pulumi(["config", "set", "--secret", "registryPassword"], credentials().password), "config set");
+    ok(
+      await pulumi(["config", "set", "--secret", "registryPassword"], credentials().password),
+      "config set",
+    );
     plan = planForStack("e2e");
     client = registryClient();
   });
@@ -92,7 +99,10 @@ describe("the local estate, end to end", function () {
     const run = ok(await pulumi(["up", "--yes", "--skip-preview"]), "cold pulumi up");
     timings.cold = run.seconds;
     const s = await summary();
-    assert.equal(Object.values(s).reduce((n, tags) => n + Object.keys(tags).length, 0), plan.indexes.length);
+    assert.equal(
+      Object.values(s).reduce((n, tags) => n + Object.keys(tags).length, 0),
+      plan.indexes.length,
+    );
     for (const i of plan.indexes) {
       const entry = s[i.image][i.tag];
       assert.ok(entry, `${i.id} is missing from the summary`);
@@ -103,7 +113,11 @@ describe("the local estate, end to end", function () {
         sources: Object.values(entry.platforms),
         platforms: i.builds.map((b) => b.platform),
       });
-      assert.equal(`${i.ref}@${back.digest}`, entry.ref, `${i.id}: the registry serves what the stack recorded`);
+      assert.equal(
+        `${i.ref}@${back.digest}`,
+        entry.ref,
+        `${i.id}: the registry serves what the stack recorded`,
+      );
     }
   });
 
@@ -112,7 +126,9 @@ describe("the local estate, end to end", function () {
     const idx = plan.indexes.find((i) => i.id === "car-detection:v1.3");
     assert.ok(idx);
     const { repository, reference } = splitRef(idx.ref);
-    const res = await client.call("GET", `/v2/${repository}/manifests/${reference}`, { accept: MEDIA_TYPES.dockerManifest });
+    const res = await client.call("GET", `/v2/${repository}/manifests/${reference}`, {
+      accept: MEDIA_TYPES.dockerManifest,
+    });
     const full = await client.getManifest(repository, reference);
     assert.ok([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList].includes(full.mediaType as never));
     assert.notEqual(String(res.headers["content-type"]), full.mediaType);
@@ -131,9 +147,13 @@ describe("the local estate, end to end", function () {
       const blob = await client.getBlob(repository, layer.digest);
       execFileSync("tar", ["-xzf", "-", "-C", rootfs], { input: blob });
     }
-    const out = execFileSync("chroot", [rootfs, "/bin/sh", "-c", "uname -m; cat /opt/dayu/base /opt/dayu/car-detection/BUILD_INFO"], {
-      encoding: "utf8",
-    });
+    const out = execFileSync(
+      "chroot",
+      [rootfs, "/bin/sh", "-c", "uname -m; cat /opt/dayu/base /opt/dayu/car-detection/BUILD_INFO"],
+      {
+        encoding: "utf8",
+      },
+    );
     assert.deepEqual(out.trim().split("\n"), [
       "aarch64",
       "dayubase jetson jetpack5 on aarch64",
@@ -144,11 +164,17 @@ describe("the local estate, end to end", function () {
   it("2. a second up changes nothing and builds nothing", async () => {
     const run = ok(await pulumi(["up", "--yes", "--expect-no-changes"]), "no-op pulumi up");
     timings.noop = run.seconds;
-    const history = JSON.parse(ok(await pulumi(["stack", "history", "--json"]), "history").stdout) as {
+    const history = JSON.parse(
+      ok(await pulumi(["stack", "history", "--json"]), "history").stdout,
+    ) as {
       resourceChanges?: Record<string, number>;
     }[];
     const changes = history[0].resourceChanges ?? {};
-    assert.deepEqual(Object.keys(changes).filter((k) => k !== "same"), [], JSON.stringify(changes));
+    assert.deepEqual(
+      Object.keys(changes).filter((k) => k !== "same"),
+      [],
+      JSON.stringify(changes),
+    );
   });
 
   it("3. one leaf Dockerfile changed: preview lists exactly its builds and index; up applies it", async () => {
@@ -165,9 +191,15 @@ describe("the local estate, end to end", function () {
     const before = await liveDigests(client, plan);
     appendTo("rtsp-server/Dockerfile", "RUN echo base-change > /etc/rtsp-base-change");
     const preview = ok(await pulumi(["preview", "--json"]), "preview");
-    assert.deepEqual(changedResources(preview.stdout), expectedChanges(plan, ["rtsp-server", "datasource"]));
+    assert.deepEqual(
+      changedResources(preview.stdout),
+      expectedChanges(plan, ["rtsp-server", "datasource"]),
+    );
     ok(await pulumi(["up", "--yes", "--skip-preview"]), "pulumi up");
-    assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), ["datasource:v1.3", "rtsp-server:latest"]);
+    assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), [
+      "datasource:v1.3",
+      "rtsp-server:latest",
+    ]);
   });
 
   it("5. a tag moved by hand: refresh sees it, up restores it", async () => {
@@ -189,10 +221,16 @@ describe("the local estate, end to end", function () {
     assert.equal(guard?.outputs?.liveDigest, other.digest, "refresh recorded the moved tag");
     assert.equal(guard?.outputs?.publishedDigest, published);
     const preview = ok(await pulumi(["preview", "--json"]), "preview");
-    assert.deepEqual(changedResources(preview.stdout), ["pulumi-nodejs:dynamic:Resource car-detection:v1.3"]);
+    assert.deepEqual(changedResources(preview.stdout), [
+      "pulumi-nodejs:dynamic:Resource car-detection:v1.3",
+    ]);
 
     ok(await pulumi(["up", "--yes", "--skip-preview"]), "pulumi up");
-    assert.equal(await client.resolve(repository, reference), published, "up put the published index back");
+    assert.equal(
+      await client.resolve(repository, reference),
+      published,
+      "up put the published index back",
+    );
     ok(await pulumi(["preview", "--expect-no-changes"]), "preview after the repair");
   });
 
@@ -203,7 +241,10 @@ describe("the local estate, end to end", function () {
     const published = await client.resolve(repository, reference);
     const dockerfile = path.join(DOCKERFILES, "generator/Dockerfile");
     const original = fs.readFileSync(dockerfile, "utf8");
-    appendTo("generator/Dockerfile", 'RUN [ "$(uname -m)" != aarch64 ] || { echo "e2e: the arm64 build fails on purpose" >&2; exit 1; }');
+    appendTo(
+      "generator/Dockerfile",
+      'RUN [ "$(uname -m)" != aarch64 ] || { echo "e2e: the arm64 build fails on purpose" >&2; exit 1; }',
+    );
     const run = await pulumi(["up", "--yes", "--skip-preview"]);
     assert.notEqual(run.code, 0, "up must fail when an arch fails");
     assert.match(run.stdout + run.stderr, /arm64 build fails on purpose/);
@@ -221,7 +262,13 @@ describe("the local estate, end to end", function () {
     const exported = ok(await pulumi(["stack", "export"]), "export").stdout;
     assert.ok(exported.length > 10000);
     assert.ok(!exported.includes(password), "the password appears in plaintext in the state");
-    assert.ok(!fs.readFileSync(STACK_FILE, "utf8").includes(password), "the password appears in the stack file");
-    assert.match(exported, /"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"/);
+    assert.ok(
+      !fs.readFileSync(STACK_FILE, "utf8").includes(password),
+      "the password appears in the stack file",
+    );
+    assert.match(
+      exported,
+      /"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"/,
+    );
   });
 });

@@ -56,7 +56,10 @@ export function pulumi(args: string[], input?: string): Promise<Run> {
         };
         const log = path.join(WORK, "logs", `${String(Date.now())}-${args[0]}.log`);
         fs.mkdirSync(path.dirname(log), { recursive: true });
-        fs.writeFileSync(log, `$ pulumi ${args.join(" ")}\n# exit ${run.code} in ${run.seconds}s\n${stdout}\n${stderr}`);
+        fs.writeFileSync(
+          log,
+          `$ pulumi ${args.join(" ")}\n# exit ${run.code} in ${run.seconds}s\n${stdout}\n${stderr}`,
+        );
         resolve(run);
       },
     );
@@ -68,7 +71,9 @@ export function pulumi(args: string[], input?: string): Promise<Run> {
 /** Fails with the tail of the output when a command did not succeed. */
 export function ok(run: Run, what: string): Run {
   if (run.code !== 0) {
-    throw new Error(`${what} exited ${run.code}:\n${(run.stdout + run.stderr).split("\n").slice(-40).join("\n")}`);
+    throw new Error(
+      `${what} exited ${run.code}:\n${(run.stdout + run.stderr).split("\n").slice(-40).join("\n")}`,
+    );
   }
   return run;
 }
@@ -82,8 +87,11 @@ export function credentials(): { username: string; password: string } {
 
 /** The local registry's address, from the committed dev stack. */
 export function devConfig(): Record<string, unknown> {
-  return (parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> })
-    .config;
+  return (
+    parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    }
+  ).config;
 }
 
 export function registryClient(): RegistryClient {
@@ -98,15 +106,32 @@ export function registryClient(): RegistryClient {
 /** Checks the local services and stand-ins exist; throws saying which command brings them up. */
 export function requirePrerequisites(): void {
   const missing: string[] = [];
-  for (const tool of ["pulumi", "pulumi-language-nodejs", "pulumi-resource-docker-build", "buildx", "buildkitd"]) {
-    if (!fs.existsSync(path.join(TOOLS, tool))) missing.push(`.tools/bin/${tool} (run scripts/toolchain.sh)`);
+  for (const tool of [
+    "pulumi",
+    "pulumi-language-nodejs",
+    "pulumi-resource-docker-build",
+    "buildx",
+    "buildkitd",
+  ]) {
+    if (!fs.existsSync(path.join(TOOLS, tool)))
+      missing.push(`.tools/bin/${tool} (run scripts/toolchain.sh)`);
   }
-  for (const f of [".local/credentials.env", ".local/pki/ca.crt", ".local/passphrase", ".local/standins.txt"]) {
-    if (!fs.existsSync(path.join(ROOT, f))) missing.push(`${f} (run scripts/test.sh or npm run local)`);
+  for (const f of [
+    ".local/credentials.env",
+    ".local/pki/ca.crt",
+    ".local/passphrase",
+    ".local/standins.txt",
+  ]) {
+    if (!fs.existsSync(path.join(ROOT, f)))
+      missing.push(`${f} (run scripts/test.sh or npm run local)`);
   }
-  const status = spawnSync(path.join(ROOT, "scripts/local-services.sh"), ["status"], { encoding: "utf8" });
-  if (status.status !== 0) missing.push(`local services are not all up:\n${status.stdout}${status.stderr}`);
-  if (missing.length) throw new Error(`end-to-end prerequisites missing:\n  - ${missing.join("\n  - ")}`);
+  const status = spawnSync(path.join(ROOT, "scripts/local-services.sh"), ["status"], {
+    encoding: "utf8",
+  });
+  if (status.status !== 0)
+    missing.push(`local services are not all up:\n${status.stdout}${status.stderr}`);
+  if (missing.length)
+    throw new Error(`end-to-end prerequisites missing:\n  - ${missing.join("\n  - ")}`);
 }
 
 /** Writes the e2e stack file: the dev stack's services, the e2e/ prefix, contexts in the scratch copy. */
@@ -128,7 +153,10 @@ export function writeStackFile(imageContexts: Record<string, string>): void {
     "dayu-estate:contexts": imageContexts,
     "dayu-estate:mirrorSources": pins,
   };
-  fs.writeFileSync(STACK_FILE, `# Written by the end-to-end test (test/e2e); not committed.\n${toYaml({ config })}`);
+  fs.writeFileSync(
+    STACK_FILE,
+    `# Written by the end-to-end test (test/e2e); not committed.\n${toYaml({ config })}`,
+  );
 }
 
 /** The resources a `pulumi preview --json` would change, as `type name` strings, sorted. */

@@ -68,7 +68,11 @@ export async function installMocks(project = "dayu-estate", stack = "dev"): Prom
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         const inputs = args.inputs as Record<string, unknown>;
-        calls.push({ token: args.token, inputs, provider: args.provider ? args.provider : undefined });
+        calls.push({
+          token: args.token,
+          inputs,
+          provider: args.provider ? args.provider : undefined,
+        });
         // ECR mode: a token shaped like AWS's (user AWS, 12-hour expiry).
         if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") {
           const registryId = String(inputs.registryId ?? "123456789012");
