@@ -88,6 +88,7 @@ const estate = new ImageEstate("dayu", {
   buildOnPreview: settings.buildOnPreview,
   buildDependsOn: builders,
   caCert: registryCa,
+  protectReleases: settings.protectReleases,
 });
 
 export const registryAddress = registry.address;

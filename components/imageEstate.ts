@@ -16,6 +16,8 @@ export interface ImageEstateArgs {
   buildDependsOn?: pulumi.Input<pulumi.Resource>[];
   /** PEM CA of the registry for index read-back, when it is not in the system store. */
   caCert?: pulumi.Input<string | undefined>;
+  /** Refuse to move published release tags. Default false. */
+  protectReleases?: boolean;
 }
 
 /** Image → tag → index ref and per-platform refs. */
@@ -98,6 +100,7 @@ export class ImageEstate extends pulumi.ComponentResource {
           buildOnPreview: args.buildOnPreview,
           buildDependsOn: args.buildDependsOn,
           caCert: args.caCert,
+          protectReleases: args.protectReleases,
         },
         { parent: this },
       );

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlannedBuild, PlannedIndex } from "../estate/planner";
 import { ArchImage } from "./archImage";
 import { IndexGuard } from "./indexGuard";
+import { ReleaseLock } from "./releaseLock";
 import { RegistryCredentials } from "./privateRegistry";
 
 /** What the estate reports per index tag. */
@@ -34,6 +35,8 @@ export interface MultiArchImageArgs {
   buildDependsOn?: pulumi.Input<pulumi.Resource>[];
   /** PEM CA of the registry for the read-back, when it is not in the system store. */
   caCert?: pulumi.Input<string | undefined>;
+  /** Refuse to move a published release tag (a {@link ReleaseLock} before each release index). Default false. */
+  protectReleases?: boolean;
 }
 
 /**
@@ -108,7 +111,22 @@ export class MultiArchImage extends pulumi.ComponentResource {
         },
         // The registry deletes manifests by digest, which untags every tag at that digest (two tags
         // with identical sources share one): keep registry content when the resource goes.
-        { parent: this, retainOnDelete: true, dependsOn: previous ? [previous] : [] },
+        {
+          parent: this,
+          retainOnDelete: true,
+          dependsOn: [
+            ...(previous ? [previous] : []),
+            ...(index.release && args.protectReleases
+              ? [
+                  new ReleaseLock(
+                    index.id,
+                    { tag: index.ref, sources: parts.map((p) => p.ref) },
+                    { parent: this },
+                  ),
+                ]
+              : []),
+          ],
+        },
       );
       this.indexes[index.tag] = idx;
       this.guards[index.tag] = new IndexGuard(

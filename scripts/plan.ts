@@ -1,11 +1,12 @@
 /**
- * `npm run plan [-- --stack <name>] [--write-graph]`: prints the plan of a stack as tables (no Pulumi
- * CLI, no network) and, with --write-graph, refreshes the Mermaid graph embedded in README.md.
+ * `npm run plan [-- --stack <name>] [--write-graph] [--write-schema]`: prints the plan of a stack as
+ * tables (no Pulumi CLI, no network); --write-graph refreshes the Mermaid graph embedded in README.md,
+ * --write-schema writes estate.schema.json (for editors) from the schema the program validates with.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { parseCatalog } from "../estate/catalog";
+import { catalogSchema, parseCatalog } from "../estate/catalog";
 import { diskFiles } from "../estate/files";
 import { planEstate } from "../estate/planner";
 import { renderMermaid, renderPlan } from "../estate/render";
@@ -21,7 +22,7 @@ export function withGraph(readme: string, mermaid: string): string {
   const end = readme.indexOf(GRAPH_END);
   if (start < 0 || end < start)
     throw new Error(`README.md has no ${GRAPH_START} ... ${GRAPH_END} block`);
-  return `${readme.slice(0, start + GRAPH_START.length)}\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n${readme.slice(end)}`;
+  return `${readme.slice(0, start + GRAPH_START.length)}\n\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n\n${readme.slice(end)}`;
 }
 
 /** Reads a stack file's `dayu-estate:` keys without the Pulumi CLI (secrets are not needed to plan). */
@@ -56,6 +57,11 @@ if (require.main === module) {
   try {
     const plan = planForStack(stack);
     console.log(renderPlan(plan));
+    if (args.includes("--write-schema")) {
+      const file = path.join(root, "estate.schema.json");
+      fs.writeFileSync(file, `${JSON.stringify(catalogSchema, null, 2)}\n`);
+      console.log(`\nwrote ${file}`);
+    }
     if (args.includes("--write-graph")) {
       const readme = path.join(root, "README.md");
       fs.writeFileSync(readme, withGraph(fs.readFileSync(readme, "utf8"), renderMermaid(plan)));

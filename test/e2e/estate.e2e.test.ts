@@ -271,4 +271,34 @@ describe("the local estate, end to end", function () {
       /"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"/,
     );
   });
+
+  it("8. on a stack that protects releases, a published release tag does not move", async () => {
+    const idx = plan.indexes.find((i) => i.id === "controller:v1.3");
+    assert.ok(idx?.release);
+    const { repository, reference } = splitRef(idx.ref);
+    const published = await client.resolve(repository, reference);
+    ok(await pulumi(["config", "set", "protectReleases", "true"]), "config set");
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "up creating the release locks");
+
+    const dockerfile = path.join(DOCKERFILES, "controller/Dockerfile");
+    const original = fs.readFileSync(dockerfile, "utf8");
+    appendTo("controller/Dockerfile", "RUN echo not-the-release > /opt/dayu/controller/CHANGE");
+    const run = await pulumi(["up", "--yes", "--skip-preview"]);
+    assert.notEqual(run.code, 0, "moving a release tag must fail");
+    assert.match(
+      run.stdout + run.stderr,
+      /release tag \S+controller:v1\.3 is immutable on this stack/,
+    );
+    assert.equal(
+      await client.resolve(repository, reference),
+      published,
+      "the release tag did not move",
+    );
+
+    fs.writeFileSync(dockerfile, original);
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "the same release again converges");
+    assert.equal(await client.resolve(repository, reference), published);
+    ok(await pulumi(["config", "set", "protectReleases", "false"]), "config set");
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "up removing the locks");
+  });
 });

@@ -139,3 +139,26 @@ describe("topological order", () => {
     );
   });
 });
+
+describe("estate.schema.json", () => {
+  it("is the schema the program validates with (regenerate it from estate/catalog.ts)", async () => {
+    const fs = await import("fs");
+    const path = await import("path");
+    const { catalogSchema } = await import("../../estate/catalog");
+    const committed = JSON.parse(
+      fs.readFileSync(path.resolve(__dirname, "../../estate.schema.json"), "utf8"),
+    );
+    assert.deepEqual(committed, JSON.parse(JSON.stringify(catalogSchema)));
+  });
+});
+
+describe("README estate graph", () => {
+  it("matches the plan of the dev stack (refresh it with npm run plan -- --write-graph)", async () => {
+    const fs = await import("fs");
+    const path = await import("path");
+    const { planForStack, withGraph } = await import("../../scripts/plan");
+    const { renderMermaid } = await import("../../estate/render");
+    const readme = fs.readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
+    assert.equal(readme, withGraph(readme, renderMermaid(planForStack("dev"))));
+  });
+});

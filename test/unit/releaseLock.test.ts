@@ -1,0 +1,104 @@
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, ofType, promiseOf, reset } from "./helpers/mocks";
+
+const A = `reg.test/ns/app@sha256:${"a".repeat(64)}`;
+const B = `reg.test/ns/app@sha256:${"b".repeat(64)}`;
+const C = `reg.test/ns/app@sha256:${"c".repeat(64)}`;
+const TAG = "reg.test/ns/app:v1.3";
+
+describe("release lock", () => {
+  let lock: typeof import("../../components/releaseLock");
+  before(async () => {
+    lock = await import("../../components/releaseLock");
+  });
+
+  it("allows the same digests again (an idempotent retry)", () => {
+    assert.equal(lock.releaseMoveError(TAG, [A, B], [A, B]), undefined);
+  });
+
+  it("refuses other digests, naming the tag, both sides and the way out", () => {
+    const err = lock.releaseMoveError(TAG, [A, B], [A, C]) ?? "";
+    assert.match(err, /^release tag reg\.test\/ns\/app:v1\.3 is immutable on this stack/);
+    assert.ok(err.includes(B) && err.includes(C));
+    assert.match(err, /config release/);
+    assert.match(err, /protectReleases: false/);
+  });
+
+  it("fails a preview when both lists are pinned and differ", async () => {
+    const p = lock.releaseLockProvider;
+    const res = await p.check?.({ tag: TAG, sources: [A, B] }, { tag: TAG, sources: [A, C] });
+    assert.equal(res?.failures?.length, 1);
+    assert.equal(res?.failures?.[0].property, "sources");
+  });
+
+  it("lets a preview with a pending build through, and refuses at update time", async () => {
+    const p = lock.releaseLockProvider;
+    const pending = { tag: TAG, sources: [A, "reg.test/ns/app:v1.3-arm64"] };
+    const res = await p.check?.({ tag: TAG, sources: [A, B] }, pending);
+    assert.deepEqual(res?.failures, []);
+    const diff = await p.diff?.(TAG, { tag: TAG, sources: [A, B] }, { tag: TAG, sources: [A, C] });
+    assert.equal(diff?.changes, true);
+    await assert.rejects(
+      p.update?.(TAG, { tag: TAG, sources: [A, B] }, { tag: TAG, sources: [A, C] }) ??
+        Promise.reject(),
+      /is immutable/,
+    );
+    assert.deepEqual(
+      (await p.update?.(TAG, { tag: TAG, sources: [A, B] }, { tag: TAG, sources: [A, B] }))?.outs,
+      { tag: TAG, sources: [A, B] },
+    );
+  });
+
+  it("is created only before release indexes, and only on protected stacks", async () => {
+    reset();
+    await installMocks("dayu-estate", "prod");
+    const { MultiArchImage } = await import("../../components/multiArchImage");
+    const build = {
+      id: "app/amd64",
+      image: "app",
+      final: true,
+      variants: ["default"],
+      platform: "linux/amd64",
+      arch: "amd64",
+      builder: "b",
+      repository: "reg.test/ns/app",
+      archTag: "reg.test/ns/app:v1.3-amd64",
+      cacheRef: "reg.test/ns/app:buildcache-default-amd64",
+      context: "/c",
+      dockerfile: "/c/Dockerfile",
+      buildArgs: {},
+      baseArg: "BASE_IMAGE",
+    };
+    const index = (tag: string, release: boolean) => ({
+      id: `app:${tag}`,
+      image: "app",
+      variant: "default",
+      tag,
+      ref: `reg.test/ns/app:${tag}`,
+      builds: [{ platform: "linux/amd64", build: "app/amd64" }],
+      release,
+    });
+    const registry = pulumi.secret({ address: "reg.test", username: "u", password: "p" });
+    const make = (name: string, protectReleases: boolean) =>
+      new MultiArchImage(name, {
+        image: "app",
+        builds: [build],
+        indexes: [index("v1.3", true), index("latest", false)],
+        baseRefs: {},
+        registry,
+        protectReleases,
+      });
+    await promiseOf(make("protected", true).summary);
+    const locks = () =>
+      ofType("pulumi-nodejs:dynamic:Resource").filter((r) => r.name.endsWith("-release-lock"));
+    assert.deepEqual(
+      locks().map((r) => r.name),
+      ["app:v1.3-release-lock"],
+    );
+    assert.equal(locks()[0].inputs.tag, "reg.test/ns/app:v1.3");
+    reset();
+    await promiseOf(make("open", false).summary);
+    assert.deepEqual(locks(), []);
+  });
+});
