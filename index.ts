@@ -2,34 +2,20 @@
  * Dayu's image estate: stack config → plan (pure) → registry, builders and every image.
  * The decisions live in estate/ (tested without Pulumi); this file only wires components.
  */
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config";
 import { BuildxBuilder } from "./components/buildxBuilder";
 import { ImageEstate } from "./components/imageEstate";
 import { PrivateRegistry } from "./components/privateRegistry";
 import { loadModeFiles, repositoryPlan } from "./estate/backends";
-import { parseCatalog } from "./estate/catalog";
 import { diskFiles } from "./estate/files";
-import { planEstate } from "./estate/planner";
+import { planForSettings } from "./estate/planner";
 import { checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
 const { settings, registryPassword, registryCa, secret } = loadStackConfig(projectDir);
 
-const catalogPath = path.resolve(projectDir, settings.catalog);
-const catalog = parseCatalog(fs.readFileSync(catalogPath, "utf8"), settings.catalog);
-const plan = planEstate(catalog, {
-  catalogDir: path.dirname(catalogPath),
-  registry: settings.registry.address,
-  release: settings.release,
-  builders: settings.builders,
-  contexts: settings.contexts,
-  mirrorSources: settings.mirrorSources,
-  repositoryPrefix: settings.repositoryPrefix,
-  files: diskFiles,
-});
+const plan = planForSettings(settings, projectDir, diskFiles);
 
 // Registry and builders in the modes the stack chose (see docs/production.md). Certificates are read
 // from the files named in config; keys, htpasswd and passwords stay secret Outputs.

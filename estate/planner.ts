@@ -6,8 +6,9 @@
  */
 import * as path from "path";
 import { decodeUtf8, parseArgsFile } from "./argsFile";
-import { BaseSpec, BuildOverride, Catalog, ImageDef, MirrorDef } from "./catalog";
+import { BaseSpec, BuildOverride, Catalog, ImageDef, MirrorDef, parseCatalog } from "./catalog";
 import { FileSource } from "./files";
+import { EstateSettings } from "./settings";
 import { CycleError, topologicalOrder } from "./graph";
 import {
   digestError,
@@ -668,4 +669,35 @@ function checkDockerfile(
   if (baseArg && !lines.some((l) => new RegExp(`^ARG\\s+${baseArg}(\\s|=|$)`, "i").test(l))) {
     fail(`${where}: ${file} does not declare ARG ${baseArg}, so the pinned base would be ignored`);
   }
+}
+
+/**
+ * Reads the stack's catalog and plans it with the stack's settings: what the program and
+ * `npm run plan` both do. `allowUnpinnedMirrors` only for displaying a plan.
+ */
+export function planForSettings(
+  settings: EstateSettings,
+  projectDir: string,
+  files: FileSource,
+  allowUnpinnedMirrors = false,
+): Plan {
+  const catalogPath = path.resolve(projectDir, settings.catalog);
+  if (!files.isFile(catalogPath)) {
+    throw new Error(`config catalog: ${catalogPath} does not exist`);
+  }
+  const catalog = parseCatalog(
+    decodeUtf8(files.read(catalogPath), settings.catalog),
+    settings.catalog,
+  );
+  return planEstate(catalog, {
+    catalogDir: path.dirname(catalogPath),
+    registry: settings.registry.address,
+    release: settings.release,
+    builders: settings.builders,
+    contexts: settings.contexts,
+    mirrorSources: settings.mirrorSources,
+    repositoryPrefix: settings.repositoryPrefix,
+    allowUnpinnedMirrors,
+    files,
+  });
 }

@@ -6,9 +6,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { catalogSchema, parseCatalog } from "../estate/catalog";
+import { catalogSchema } from "../estate/catalog";
 import { diskFiles } from "../estate/files";
-import { planEstate } from "../estate/planner";
+import { planForSettings } from "../estate/planner";
 import { renderMermaid, renderPlan } from "../estate/render";
 import { parseSettings } from "../estate/settings";
 
@@ -35,20 +35,7 @@ export function stackGetter(stack: string): (key: string) => unknown {
 }
 
 export function planForStack(stack: string) {
-  const settings = parseSettings(stackGetter(stack), stack);
-  const catalogPath = path.resolve(root, settings.catalog);
-  const catalog = parseCatalog(fs.readFileSync(catalogPath, "utf8"), settings.catalog);
-  return planEstate(catalog, {
-    catalogDir: path.dirname(catalogPath),
-    registry: settings.registry.address,
-    release: settings.release,
-    builders: settings.builders,
-    contexts: settings.contexts,
-    mirrorSources: settings.mirrorSources,
-    repositoryPrefix: settings.repositoryPrefix,
-    allowUnpinnedMirrors: true,
-    files: diskFiles,
-  });
+  return planForSettings(parseSettings(stackGetter(stack), stack), root, diskFiles, true);
 }
 
 if (require.main === module) {
