@@ -301,4 +301,13 @@ describe("the local estate, end to end", function () {
     ok(await pulumi(["config", "set", "protectReleases", "false"]), "config set");
     ok(await pulumi(["up", "--yes", "--skip-preview"]), "up removing the locks");
   });
+
+  it("9. the CrossGuard policy pack passes on the real estate", async () => {
+    const run = ok(
+      await pulumi(["preview", "--policy-pack", "policy/analyzer", "--expect-no-changes"]),
+      "policy preview",
+    );
+    assert.match(run.stdout, /dayu-estate-policies@v0\.1\.0/);
+    assert.doesNotMatch(run.stdout + run.stderr, /mandatory|advisory/);
+  });
 });
