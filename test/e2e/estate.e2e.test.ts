@@ -121,6 +121,22 @@ describe("the local estate, end to end", function () {
     }
   });
 
+  it("1a. third-party images are mirrored by digest with the platforms the estate needs", async () => {
+    assert.equal(plan.mirrors.length, 6);
+    for (const m of plan.mirrors) {
+      for (const ref of m.refs) {
+        const { repository, reference } = splitRef(ref);
+        const served = await client.platforms(repository, reference);
+        for (const p of m.platforms) assert.ok(served.has(p), `${ref} lacks ${p}`);
+        // The copy is the pinned upstream index itself.
+        const upstream = splitRef(m.source);
+        assert.equal(await client.resolve(repository, reference), upstream.reference, ref);
+      }
+    }
+    // Dayu deploys <registry>/redis:latest: at the root of the (here: e2e-prefixed) registry.
+    assert.ok(plan.mirrors.find((m) => m.name === "redis")?.refs[0].endsWith("/e2e/redis:latest"));
+  });
+
   it("1b. a list asked for with only the plain manifest type is not what we read back", async () => {
     // Documents why the client always sends all four types: the registry would hand back one child.
     const idx = plan.indexes.find((i) => i.id === "car-detection:v1.3");
