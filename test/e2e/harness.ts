@@ -25,6 +25,8 @@ export function env(): NodeJS.ProcessEnv {
     DAYU_BUILDX: path.join(TOOLS, "buildx"),
     PULUMI_BACKEND_URL: `file://${path.join(WORK, "state")}`,
     PULUMI_SKIP_UPDATE_CHECK: "1",
+    // Type-checked by the unit stage; each pulumi run only transpiles.
+    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     PULUMI_CONFIG_PASSPHRASE_FILE: path.join(ROOT, ".local/passphrase"),
     PULUMI_CONFIG_PASSPHRASE: undefined,
     PULUMI_STACK: STACK,
