@@ -58,9 +58,17 @@ wrapper() {
 
 # build_in DIR OUT PKG [LDFLAGS] [TAGS]: compile; -mod=mod lets go add the requirements PKG needs.
 build_in() {
-  local dir="$1" out="$2" pkg="$3" ldflags="${4:-}" tags="${5:-}"
+  local dir="$1" out="$2" pkg="$3" ldflags="${4:-}" tags="${5:-}" started=$SECONDS
   log "  compiling $pkg (this is the slow part)"
-  (cd "$dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$out" "$pkg")
+  # A heartbeat, since `go build` is silent for minutes on 2 cores.
+  (while sleep 60; do log "  ... still compiling $pkg ($((SECONDS - started))s)"; done) &
+  local beat=$!
+  if ! (cd "$dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$out" "$pkg"); then
+    kill "$beat" 2>/dev/null
+    die "could not build $pkg: see the go error above (a module the proxy does not serve is named there)"
+  fi
+  kill "$beat" 2>/dev/null
+  log "  built $(basename "$out") in $((SECONDS - started))s"
 }
 
 install_apt() {
