@@ -4,7 +4,7 @@
  * depends on the previous ones. Wall times are printed for the cold, no-op and one-leaf runs.
  */
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { readBackIndex } from "../../lib/indexCheck";
@@ -14,9 +14,11 @@ import type { Plan } from "../../estate/planner";
 import {
   ROOT,
   STACK_FILE,
+  TOOLS,
   WORK,
   changedResources,
   credentials,
+  env,
   ok,
   pulumi,
   registryClient,
@@ -325,5 +327,43 @@ describe("the local estate, end to end", function () {
     );
     assert.match(run.stdout, /dayu-estate-policies@v0\.1\.0/);
     assert.doesNotMatch(run.stdout + run.stderr, /mandatory|advisory/);
+  });
+
+  it("10. an interrupted up (SIGINT mid-build): the next up converges", async () => {
+    appendTo("monitor/Dockerfile", "RUN echo interrupted > /opt/dayu/monitor/INTERRUPTED");
+    const child = spawn(
+      path.join(TOOLS, "pulumi"),
+      ["up", "--yes", "--skip-preview", "--stack", "e2e", "--non-interactive"],
+      {
+        cwd: ROOT,
+        env: env(),
+      },
+    );
+    let out = "";
+    let interrupted = false;
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      // Interrupt once the first monitor build is under way.
+      if (!interrupted && /docker-build:index:Image monitor\/\S+ updating/.test(out)) {
+        interrupted = true;
+        child.kill("SIGINT");
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    assert.ok(interrupted, `the update never started a monitor build:\n${out.slice(-2000)}`);
+    assert.notEqual(code, 0, "the interrupted up reports failure");
+
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "the next up");
+    ok(await pulumi(["preview", "--expect-no-changes"]), "preview after convergence");
+    const s = await summary();
+    for (const i of plan.indexes.filter((x) => x.image === "monitor")) {
+      await readBackIndex(client, {
+        tag: i.ref,
+        sources: Object.values(s.monitor[i.tag].platforms),
+        platforms: i.builds.map((b) => b.platform),
+      });
+    }
   });
 });
