@@ -3,6 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlannedBuild } from "../estate/planner";
 import { RegistryCredentials } from "./privateRegistry";
 
+/** The digest a preview shows for a build that has not run yet (all zeros: no real content). */
+export const PENDING_DIGEST = `sha256:${"0".repeat(64)}`;
+
 /** Arguments of {@link ArchImage}. */
 export interface ArchImageArgs {
   /** The planned single-platform build (plain: it decides tags, platform and builder). */
@@ -25,8 +28,18 @@ export class ArchImage extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:ArchImage";
 
   public readonly image: dockerBuild.Image;
-  /** `registry/repository@sha256:...`: what dependents and indexes use. */
+  /**
+   * `registry/repository@sha256:...`: what dependents get as their base. Unknown in a preview where
+   * this build is about to run.
+   */
   public readonly pinnedRef: pulumi.Output<string>;
+  /**
+   * What an index lists for this platform: `pinnedRef`, or, in a preview where this build is about to
+   * run, its per-arch tag with the all-zero {@link PENDING_DIGEST}. docker-build's Index rejects a
+   * source list with unknown elements (or an unknown list); this stand-in is a valid, visibly pending
+   * reference, and the preview still shows the index changing. Never used in an update.
+   */
+  public readonly indexSource: pulumi.Output<string>;
   public readonly digest: pulumi.Output<string>;
   public readonly platform: string;
 
@@ -86,15 +99,18 @@ export class ArchImage extends pulumi.ComponentResource {
     );
 
     this.digest = this.image.digest;
-    // In a preview, a build that is about to run reports an empty digest: stand in its per-arch tag,
-    // which is where the build will be pushed, so that dependents and indexes show as changing and
-    // docker-build's Index still sees a valid reference. A real update always pins the digest.
+    // In a preview, a build that is about to run reports an empty digest (known, not unknown).
+    // Dependents then see an unknown base (they show as changing, and no policy mistakes a stand-in
+    // for an unpinned base); indexes see the per-arch tag. A real update always pins the digest.
     const dryRun = pulumi.runtime.isDryRun();
-    this.pinnedRef = this.image.digest.apply((digest) => {
-      if (digest) return `${b.repository}@${digest}`;
-      if (dryRun) return b.archTag;
-      throw new Error(`build ${b.id}: the push of ${b.archTag} reported no digest`);
-    });
+    const pinned = (pending: () => string) =>
+      this.image.digest.apply((digest) => {
+        if (digest) return `${b.repository}@${digest}`;
+        if (dryRun) return pending();
+        throw new Error(`build ${b.id}: the push of ${b.archTag} reported no digest`);
+      });
+    this.pinnedRef = pinned(() => pulumi.unknown as unknown as string);
+    this.indexSource = pinned(() => `${b.archTag}@${PENDING_DIGEST}`);
     this.registerOutputs({ digest: this.digest, pinnedRef: this.pinnedRef });
   }
 }

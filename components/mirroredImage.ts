@@ -74,10 +74,14 @@ export class MirroredImage extends pulumi.ComponentResource {
           { parent: this, dependsOn: [idx] },
         ),
     );
-    // Before the first push (a preview), the index reports its tag without a digest.
-    this.pinnedRef = this.indexes[0].ref.apply((ref) =>
-      ref.includes("@") ? `${m.repository}@${ref.slice(ref.indexOf("@") + 1)}` : ref,
-    );
+    // Before the first push (a preview), the index reports its tag without a digest: dependents then
+    // see an unknown base, as for a pending build.
+    const dryRun = pulumi.runtime.isDryRun();
+    this.pinnedRef = this.indexes[0].ref.apply((ref) => {
+      if (ref.includes("@")) return `${m.repository}@${ref.slice(ref.indexOf("@") + 1)}`;
+      if (dryRun) return pulumi.unknown as unknown as string;
+      throw new Error(`mirror ${m.name}: the push of ${ref} reported no digest`);
+    });
     this.registerOutputs({ pinnedRef: this.pinnedRef });
   }
 }

@@ -95,13 +95,19 @@ export class MultiArchImage extends pulumi.ComponentResource {
             this,
           );
         }
-        return { platform: b.platform, ref: arch.pinnedRef };
+        return { platform: b.platform, ref: arch.pinnedRef, source: arch.indexSource };
       });
+      const sources = parts.map((p) => p.source);
+      // On protected stacks a published release tag must not move: the lock refuses before the Index.
+      const lock =
+        index.release && args.protectReleases
+          ? new ReleaseLock(index.id, { tag: index.ref, sources }, { parent: this })
+          : undefined;
       const idx = new dockerBuild.Index(
         index.id,
         {
           tag: index.ref,
-          sources: parts.map((p) => p.ref),
+          sources,
           push: true,
           registry: {
             address: registry.address,
@@ -114,18 +120,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         {
           parent: this,
           retainOnDelete: true,
-          dependsOn: [
-            ...(previous ? [previous] : []),
-            ...(index.release && args.protectReleases
-              ? [
-                  new ReleaseLock(
-                    index.id,
-                    { tag: index.ref, sources: parts.map((p) => p.ref) },
-                    { parent: this },
-                  ),
-                ]
-              : []),
-          ],
+          dependsOn: [...(previous ? [previous] : []), ...(lock ? [lock] : [])],
         },
       );
       this.indexes[index.tag] = idx;
@@ -133,7 +128,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         index.id,
         {
           tag: index.ref,
-          sources: parts.map((p) => p.ref),
+          sources,
           platforms: parts.map((p) => p.platform),
           registry: args.registry,
           caCert: args.caCert,

@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 
-/** A source pinned by digest (what a real update passes), as opposed to a preview's per-arch tag. */
-const PINNED = /@sha256:[a-f0-9]{64}$/;
+/**
+ * A source pinned by a real digest (what an update passes), as opposed to a preview's stand-in for a
+ * build that has not run yet (the all-zero digest, see ArchImage).
+ */
+const PINNED = /@sha256:(?!0{64}$)[a-f0-9]{64}$/;
 
 interface LockInputs {
   tag: string;

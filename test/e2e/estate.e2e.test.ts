@@ -208,7 +208,11 @@ describe("the local estate, end to end", function () {
   it("4. a base changed: exactly its downstream images rebuild", async () => {
     const before = await liveDigests(client, plan);
     appendTo("rtsp-server/Dockerfile", "RUN echo base-change > /etc/rtsp-base-change");
-    const preview = ok(await pulumi(["preview", "--json"]), "preview");
+    // With the policy pack: a pending base must not read as an unpinned one.
+    const preview = ok(
+      await pulumi(["preview", "--json", "--policy-pack", "policy/analyzer"]),
+      "preview with policies",
+    );
     assert.deepEqual(
       changedResources(preview.stdout),
       expectedChanges(plan, ["rtsp-server", "datasource"]),

@@ -34,7 +34,8 @@ describe("release lock", () => {
 
   it("lets a preview with a pending build through, and refuses at update time", async () => {
     const p = lock.releaseLockProvider;
-    const pending = { tag: TAG, sources: [A, "reg.test/ns/app:v1.3-arm64"] };
+    const { PENDING_DIGEST } = await import("../../components/archImage");
+    const pending = { tag: TAG, sources: [A, `reg.test/ns/app:v1.3-arm64@${PENDING_DIGEST}`] };
     const res = await p.check?.({ tag: TAG, sources: [A, B] }, pending);
     assert.deepEqual(res?.failures, []);
     const diff = await p.diff?.(TAG, { tag: TAG, sources: [A, B] }, { tag: TAG, sources: [A, C] });
