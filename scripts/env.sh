@@ -15,5 +15,5 @@ export PULUMI_CONFIG_PASSPHRASE_FILE="$_dayu_root/.local/passphrase"
 unset PULUMI_CONFIG_PASSPHRASE
 # Node trusts the local CA for the estate's own registry reads (pre-flight, read-back).
 export NODE_EXTRA_CA_CERTS="$_dayu_root/.local/pki/ca.crt"
-export PULUMI_STACK="${PULUMI_STACK:-dev}"
+export PULUMI_STACK="${PULUMI_STACK:-local}"
 unset _dayu_root
