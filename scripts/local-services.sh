@@ -356,8 +356,9 @@ storage:
     rootdirectory: $REG_DIR/data
   delete:
     enabled: true
-  cache:
-    blobdescriptor: inmemory
+  # No blob descriptor cache: with distribution 2.8's in-memory cache, concurrent cross-repository
+  # mounts (a cold push of many repositories sharing layers) failed manifest PUTs with
+  # "provided digest did not match uploaded content" / "blob unknown".
 http:
   addr: $REG_LISTEN
   secret: $(cat "$secret_file")
