@@ -72,6 +72,7 @@ const estate = new ImageEstate("dayu", {
   plan,
   registry: credentials,
   buildOnPreview: settings.buildOnPreview,
+  registryCache: settings.registryCache,
   buildDependsOn: builders,
   caCert: registryCa,
   protectReleases: settings.protectReleases,

@@ -16,6 +16,8 @@ export interface ArchImageArgs {
   registry: pulumi.Input<RegistryCredentials>;
   /** Build during `pulumi preview` too (slower, checks Dockerfiles early). Default false. */
   buildOnPreview?: boolean;
+  /** Import and export the build's registry cache (`build.cacheRef`). Default true. */
+  registryCache?: boolean;
 }
 
 /**
@@ -72,17 +74,21 @@ export class ArchImage extends pulumi.ComponentResource {
         tags: [b.archTag],
         push: true,
         buildOnPreview: args.buildOnPreview ?? false,
-        cacheFrom: [{ registry: { ref: b.cacheRef } }],
-        cacheTo: [
-          {
-            registry: {
-              ref: b.cacheRef,
-              mode: dockerBuild.CacheMode.Max,
-              imageManifest: true,
-              ociMediaTypes: true,
-            },
-          },
-        ],
+        ...(args.registryCache === false
+          ? {}
+          : {
+              cacheFrom: [{ registry: { ref: b.cacheRef } }],
+              cacheTo: [
+                {
+                  registry: {
+                    ref: b.cacheRef,
+                    mode: dockerBuild.CacheMode.Max,
+                    imageManifest: true,
+                    ociMediaTypes: true,
+                  },
+                },
+              ],
+            }),
         labels: {
           "org.opencontainers.image.title": b.image,
           "dev.dayu.estate.build": b.id,

@@ -12,6 +12,8 @@ export interface ImageEstateArgs {
   registry: pulumi.Input<RegistryCredentials>;
   /** Build during previews. Default false. */
   buildOnPreview?: boolean;
+  /** Import and export registry build caches. Default true. */
+  registryCache?: boolean;
   /** Resources every build waits for (builder components, pre-flight checks). */
   buildDependsOn?: pulumi.Input<pulumi.Resource>[];
   /** PEM CA of the registry for index read-back, when it is not in the system store. */
@@ -98,6 +100,7 @@ export class ImageEstate extends pulumi.ComponentResource {
           baseRefs,
           registry: args.registry,
           buildOnPreview: args.buildOnPreview,
+          registryCache: args.registryCache,
           buildDependsOn: args.buildDependsOn,
           caCert: args.caCert,
           protectReleases: args.protectReleases,

@@ -31,6 +31,8 @@ export interface MultiArchImageArgs {
   registry: pulumi.Input<RegistryCredentials>;
   /** Build during previews. Default false. */
   buildOnPreview?: boolean;
+  /** Import and export registry build caches. Default true. */
+  registryCache?: boolean;
   /** Resources every build waits for, e.g. the builders' components. */
   buildDependsOn?: pulumi.Input<pulumi.Resource>[];
   /** PEM CA of the registry for the read-back, when it is not in the system store. */
@@ -74,7 +76,13 @@ export class MultiArchImage extends pulumi.ComponentResource {
       }
       const arch = new ArchImage(
         build.id,
-        { build, baseRef, registry: args.registry, buildOnPreview: args.buildOnPreview },
+        {
+          build,
+          baseRef,
+          registry: args.registry,
+          buildOnPreview: args.buildOnPreview,
+          registryCache: args.registryCache,
+        },
         {
           parent: this,
           dependsOn: [...(args.buildDependsOn ?? []), ...(previous ? [previous] : [])],

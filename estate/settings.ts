@@ -128,6 +128,8 @@ export interface EstateSettings {
   mirrorSources: Record<string, string>;
   protectReleases: boolean;
   buildOnPreview: boolean;
+  /** Import and export a registry build cache per (image, step, variant, arch). Default true. */
+  registryCache: boolean;
   preflight: boolean;
 }
 
@@ -493,6 +495,7 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
         ? !dev
         : bool("protectReleases", get("protectReleases"), !dev),
     buildOnPreview: bool("buildOnPreview", get("buildOnPreview"), false),
+    registryCache: bool("registryCache", get("registryCache"), true),
     preflight: bool("preflight", get("preflight"), true),
   };
   if (problems.length > 0) {

@@ -152,6 +152,7 @@ export function writeStackFile(imageContexts: Record<string, string>): void {
     "dayu-estate:repositoryPrefix": "e2e",
     "dayu-estate:registry": dev["dayu-estate:registry"],
     "dayu-estate:builders": dev["dayu-estate:builders"],
+    "dayu-estate:registryCache": dev["dayu-estate:registryCache"],
     "dayu-estate:contexts": imageContexts,
     "dayu-estate:mirrorSources": pins,
   };

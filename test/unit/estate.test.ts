@@ -60,6 +60,7 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     all["dayu-estate:mirrorSources"] = JSON.stringify(mirrorSources);
     all["dayu-estate:registryPassword"] = "s3cret-for-tests";
     all["dayu-estate:preflight"] = "false";
+    all["dayu-estate:registryCache"] = "true";
     all["dayu-estate:registry"] = JSON.stringify({
       ...(config["dayu-estate:registry"] as object),
       caFile: undefined,

@@ -103,3 +103,38 @@ describe("release lock", () => {
     assert.deepEqual(locks(), []);
   });
 });
+
+describe("registry cache switch", () => {
+  it("leaves cacheFrom/cacheTo out of an Image when registryCache is false", async () => {
+    reset();
+    await installMocks("dayu-estate", "unit");
+    const { ArchImage } = await import("../../components/archImage");
+    const build = {
+      id: "x/amd64",
+      image: "x",
+      final: true,
+      variants: ["default"],
+      platform: "linux/amd64",
+      arch: "amd64",
+      builder: "b",
+      repository: "r.test/x",
+      archTag: "r.test/x:t-amd64",
+      cacheRef: "r.test/x:buildcache-default-amd64",
+      context: "/c",
+      dockerfile: "/c/Dockerfile",
+      buildArgs: {},
+      baseArg: "BASE_IMAGE",
+    };
+    const registry = { address: "r.test", username: "u", password: "p" };
+    await promiseOf(new ArchImage("with", { build, registry }).digest);
+    await promiseOf(new ArchImage("without", { build, registry, registryCache: false }).digest);
+    const images = ofType("docker-build:index:Image");
+    const withCache = images.find((r) => r.name === "with")?.inputs;
+    const without = images.find((r) => r.name === "without")?.inputs;
+    assert.deepEqual(withCache?.cacheFrom, [
+      { registry: { ref: "r.test/x:buildcache-default-amd64" } },
+    ]);
+    assert.equal(without?.cacheFrom, undefined);
+    assert.equal(without?.cacheTo, undefined);
+  });
+});
