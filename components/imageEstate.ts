@@ -1,25 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Plan, PlannedBuild } from "../estate/planner";
 import { MirroredImage } from "./mirroredImage";
-import { IndexSummary, MultiArchImage } from "./multiArchImage";
-import { RegistryCredentials } from "./privateRegistry";
+import { EstateBuildOptions, IndexSummary, MultiArchImage } from "./multiArchImage";
 
 /** Arguments of {@link ImageEstate}. */
-export interface ImageEstateArgs {
+export interface ImageEstateArgs extends EstateBuildOptions {
   /** The validated plan (plain: it decides every resource). */
   plan: Plan;
-  /** Credentials of the private registry (secret). */
-  registry: pulumi.Input<RegistryCredentials>;
-  /** Build during previews. Default false. */
-  buildOnPreview?: boolean;
-  /** Import and export registry build caches. Default true. */
-  registryCache?: boolean;
-  /** Resources every build waits for (builder components, pre-flight checks). */
-  buildDependsOn?: pulumi.Input<pulumi.Resource>[];
-  /** PEM CA of the registry for index read-back, when it is not in the system store. */
-  caCert?: pulumi.Input<string | undefined>;
-  /** Refuse to move published release tags. Default false. */
-  protectReleases?: boolean;
 }
 
 /** Image → tag → index ref and per-platform refs. */
@@ -39,7 +26,7 @@ export class ImageEstate extends pulumi.ComponentResource {
 
   constructor(name: string, args: ImageEstateArgs, opts?: pulumi.ComponentResourceOptions) {
     super(ImageEstate.type, name, {}, opts);
-    const { plan } = args;
+    const { plan, ...buildOptions } = args;
 
     // Mirrors into one repository (the three ultralytics Jetson bases) push one after the other.
     const lastInRepository = new Map<string, MirroredImage>();
@@ -94,16 +81,11 @@ export class ImageEstate extends pulumi.ComponentResource {
       this.images[image] = new MultiArchImage(
         image,
         {
+          ...buildOptions,
           image,
           builds,
           indexes: plan.indexes.filter((i) => i.image === image),
           baseRefs,
-          registry: args.registry,
-          buildOnPreview: args.buildOnPreview,
-          registryCache: args.registryCache,
-          buildDependsOn: args.buildDependsOn,
-          caCert: args.caCert,
-          protectReleases: args.protectReleases,
         },
         { parent: this },
       );

@@ -14,19 +14,8 @@ export interface IndexSummary {
   platforms: Record<string, string>;
 }
 
-/** Arguments of {@link MultiArchImage}. */
-export interface MultiArchImageArgs {
-  /** Catalog name of the image. */
-  image: string;
-  /** This image's planned builds, in dependency order (chain steps before the steps built on them). */
-  builds: PlannedBuild[];
-  /** This image's planned indexes: one per tag. */
-  indexes: PlannedIndex[];
-  /**
-   * Pinned references of bases that live outside this image (other images, mirrors, external refs),
-   * by build id. Builds whose base is an earlier chain step of this image are wired internally.
-   */
-  baseRefs: Readonly<Record<string, pulumi.Input<string>>>;
+/** How every image of the estate is built and published (shared by ImageEstate and MultiArchImage). */
+export interface EstateBuildOptions {
   /** Push credentials (secret). */
   registry: pulumi.Input<RegistryCredentials>;
   /** Build during previews. Default false. */
@@ -39,6 +28,21 @@ export interface MultiArchImageArgs {
   caCert?: pulumi.Input<string | undefined>;
   /** Refuse to move a published release tag (a {@link ReleaseLock} before each release index). Default false. */
   protectReleases?: boolean;
+}
+
+/** Arguments of {@link MultiArchImage}. */
+export interface MultiArchImageArgs extends EstateBuildOptions {
+  /** Catalog name of the image. */
+  image: string;
+  /** This image's planned builds, in dependency order (chain steps before the steps built on them). */
+  builds: PlannedBuild[];
+  /** This image's planned indexes: one per tag. */
+  indexes: PlannedIndex[];
+  /**
+   * Pinned references of bases that live outside this image (other images, mirrors, external refs),
+   * by build id. Builds whose base is an earlier chain step of this image are wired internally.
+   */
+  baseRefs: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /**
