@@ -13,9 +13,11 @@ import {
   nodeSelectorFor,
 } from "../../estate/backends";
 import {
-  Registration,
   installMocks,
   isSecretValue,
+  ofName,
+  one,
+  providerRef,
   promiseOf,
   registrations,
   reset,
@@ -55,16 +57,6 @@ const TLS_FLAGS = [
   "--tlskey",
   "/etc/buildkit/tls/key.pem",
 ];
-
-const ofName = (prefix: string, type: string): Registration[] =>
-  registrations.filter((r) => r.type === type && r.name.startsWith(prefix));
-const one = (prefix: string, type: string): Registration => {
-  const found = ofName(prefix, type);
-  assert.equal(found.length, 1, `${type} registered ${found.length} times under ${prefix}`);
-  return found[0];
-};
-const providerRef = async (p: pulumi.ProviderResource) =>
-  `${await promiseOf(p.urn)}::${await promiseOf(p.id)}`;
 
 describe("builder modes: pure decisions", () => {
   it("runs buildkitd on TCP with mTLS and a local socket, its worker pinned to one platform", () => {

@@ -18,6 +18,7 @@ import {
   typeChain,
 } from "./helpers/mocks";
 import type { Plan } from "../../estate/planner";
+import { plannedBuild } from "./helpers/fixtures";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PIN = (n: string) => `registry.dayu.test:5443/upstream/${n}@sha256:${"e".repeat(64)}`;
@@ -238,22 +239,7 @@ describe("components under mocks", () => {
 
   it("parents an ArchImage's Image and an Index under MultiArchImage", async () => {
     const { MultiArchImage } = await import("../../components/multiArchImage");
-    const build = (arch: string) => ({
-      id: `app/${arch}`,
-      image: "app",
-      final: true,
-      variants: ["default"],
-      platform: `linux/${arch}`,
-      arch,
-      builder: `b-${arch}`,
-      repository: "reg.test/ns/app",
-      archTag: `reg.test/ns/app:1-${arch}`,
-      cacheRef: `reg.test/ns/app:buildcache-default-${arch}`,
-      context: "/ctx",
-      dockerfile: "/ctx/Dockerfile",
-      buildArgs: { A: "1" },
-      baseArg: "BASE_IMAGE",
-    });
+    const build = (arch: string) => plannedBuild("app", arch, { buildArgs: { A: "1" } });
     const img = new MultiArchImage("app", {
       image: "app",
       builds: [build("amd64"), build("arm64")],
@@ -296,23 +282,7 @@ describe("components under mocks", () => {
     assert.throws(
       () =>
         new ArchImage("orphan", {
-          build: {
-            id: "x/amd64",
-            image: "x",
-            final: true,
-            variants: ["default"],
-            platform: "linux/amd64",
-            arch: "amd64",
-            builder: "b",
-            repository: "r.test/x",
-            archTag: "r.test/x:t-amd64",
-            cacheRef: "r.test/x:c-amd64",
-            context: "/c",
-            dockerfile: "/c/D",
-            buildArgs: {},
-            baseArg: "BASE_IMAGE",
-            base: { kind: "build", build: "y/amd64" },
-          },
+          build: plannedBuild("x", "amd64", { base: { kind: "build", build: "y/amd64" } }),
           registry: { address: "r.test", username: "u", password: "p" },
         }),
       /build x\/amd64: the plan gives it a base but no baseRef was passed/,

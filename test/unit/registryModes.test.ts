@@ -21,10 +21,12 @@ import {
 import type { Plan, PlannedBuild, PlannedIndex } from "../../estate/planner";
 import {
   ECR_TEST_PASSWORD,
-  Registration,
   calls,
   installMocks,
   isSecretValue,
+  ofName,
+  one,
+  providerRef,
   promiseOf,
   registrations,
   reset,
@@ -57,16 +59,6 @@ const serverArgs = {
   htpasswd: HTPASSWD,
   tls: { cert: CERT, key: KEY },
 };
-
-const ofName = (prefix: string, type: string): Registration[] =>
-  registrations.filter((r) => r.type === type && r.name.startsWith(prefix));
-const one = (prefix: string, type: string): Registration => {
-  const found = ofName(prefix, type);
-  assert.equal(found.length, 1, `${type} registered ${found.length} times under ${prefix}`);
-  return found[0];
-};
-const providerRef = async (p: pulumi.ProviderResource) =>
-  `${await promiseOf(p.urn)}::${await promiseOf(p.id)}`;
 
 describe("registry modes: pure decisions", () => {
   it("configures the registry for TLS, htpasswd auth and deletes", () => {

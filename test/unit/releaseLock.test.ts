@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import { plannedBuild } from "./helpers/fixtures";
 import { installMocks, ofType, promiseOf, reset } from "./helpers/mocks";
 
 const A = `reg.test/ns/app@sha256:${"a".repeat(64)}`;
@@ -55,22 +56,7 @@ describe("release lock", () => {
     reset();
     await installMocks("dayu-estate", "prod");
     const { MultiArchImage } = await import("../../components/multiArchImage");
-    const build = {
-      id: "app/amd64",
-      image: "app",
-      final: true,
-      variants: ["default"],
-      platform: "linux/amd64",
-      arch: "amd64",
-      builder: "b",
-      repository: "reg.test/ns/app",
-      archTag: "reg.test/ns/app:v1.3-amd64",
-      cacheRef: "reg.test/ns/app:buildcache-default-amd64",
-      context: "/c",
-      dockerfile: "/c/Dockerfile",
-      buildArgs: {},
-      baseArg: "BASE_IMAGE",
-    };
+    const build = plannedBuild("app", "amd64");
     const index = (tag: string, release: boolean) => ({
       id: `app:${tag}`,
       image: "app",
@@ -109,22 +95,7 @@ describe("registry cache switch", () => {
     reset();
     await installMocks("dayu-estate", "unit");
     const { ArchImage } = await import("../../components/archImage");
-    const build = {
-      id: "x/amd64",
-      image: "x",
-      final: true,
-      variants: ["default"],
-      platform: "linux/amd64",
-      arch: "amd64",
-      builder: "b",
-      repository: "r.test/x",
-      archTag: "r.test/x:t-amd64",
-      cacheRef: "r.test/x:buildcache-default-amd64",
-      context: "/c",
-      dockerfile: "/c/Dockerfile",
-      buildArgs: {},
-      baseArg: "BASE_IMAGE",
-    };
+    const build = plannedBuild("x", "amd64");
     const registry = { address: "r.test", username: "u", password: "p" };
     await promiseOf(new ArchImage("with", { build, registry }).digest);
     await promiseOf(new ArchImage("without", { build, registry, registryCache: false }).digest);
@@ -132,7 +103,7 @@ describe("registry cache switch", () => {
     const withCache = images.find((r) => r.name === "with")?.inputs;
     const without = images.find((r) => r.name === "without")?.inputs;
     assert.deepEqual(withCache?.cacheFrom, [
-      { registry: { ref: "r.test/x:buildcache-default-amd64" } },
+      { registry: { ref: "reg.test/ns/x:buildcache-default-amd64" } },
     ]);
     assert.equal(without?.cacheFrom, undefined);
     assert.equal(without?.cacheTo, undefined);

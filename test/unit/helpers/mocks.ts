@@ -166,3 +166,21 @@ export function unsecret<T = unknown>(v: unknown): T {
   }
   return v as T;
 }
+
+/** Registrations of `type` whose name starts with `prefix`. */
+export function ofName(prefix: string, type: string): Registration[] {
+  return registrations.filter((r) => r.type === type && r.name.startsWith(prefix));
+}
+
+/** The one registration of `type` under `prefix`; fails when there are none or several. */
+export function one(prefix: string, type: string): Registration {
+  const found = ofName(prefix, type);
+  if (found.length !== 1)
+    throw new Error(`${type} registered ${found.length} times under ${prefix}`);
+  return found[0];
+}
+
+/** The provider reference (`urn::id`) a resource registered with that provider carries. */
+export async function providerRef(p: pulumi.ProviderResource): Promise<string> {
+  return `${await promiseOf(p.urn)}::${await promiseOf(p.id)}`;
+}
