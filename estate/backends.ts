@@ -377,7 +377,7 @@ export function loadModeFiles(
     }
   });
   if (problems.length > 0) {
-    throw new ConfigError(`invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new ConfigError(problems);
   }
   return out;
 }

@@ -8,6 +8,7 @@ import * as path from "path";
 import { decodeUtf8, parseArgsFile } from "./argsFile";
 import { BaseSpec, BuildOverride, Catalog, ImageDef, MirrorDef, parseCatalog } from "./catalog";
 import { FileSource } from "./files";
+import { EstateInputError } from "./problems";
 import { EstateSettings } from "./settings";
 import { CycleError, topologicalOrder } from "./graph";
 import {
@@ -140,11 +141,9 @@ export interface Plan {
 }
 
 /** All problems found in a catalog, reported together. */
-export class PlanError extends Error {
-  constructor(public readonly problems: string[]) {
-    super(
-      `the estate plan is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+export class PlanError extends EstateInputError {
+  constructor(problems: string[]) {
+    super(problems, "the estate plan is invalid");
   }
 }
 

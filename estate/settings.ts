@@ -4,6 +4,8 @@
  * file. Secrets are not read here: they stay Outputs, read with `requireSecret` in `config.ts`.
  */
 
+import { EstateInputError } from "./problems";
+
 export type Environment = "dev" | "staging" | "prod";
 export type RegistryMode = "external" | "docker-host" | "kubernetes" | "ecr";
 export type BuilderMode = "external" | "docker-host" | "kubernetes";
@@ -134,7 +136,12 @@ export interface EstateSettings {
 }
 
 /** A config error naming the key and the stack file. */
-export class ConfigError extends Error {}
+/** Problems in a stack's config, all at once. */
+export class ConfigError extends EstateInputError {
+  constructor(problems: string[]) {
+    super(problems, "invalid stack config");
+  }
+}
 
 type Getter = (key: string) => unknown;
 
@@ -499,7 +506,7 @@ export function parseSettings(get: Getter, stack: string, project = "dayu-estate
     preflight: bool("preflight", get("preflight"), true),
   };
   if (problems.length > 0) {
-    throw new ConfigError(`invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new ConfigError(problems);
   }
   return settings;
 }
