@@ -27,6 +27,31 @@ export interface RegistryAuth {
   insecure?: boolean;
   /** Per-request timeout. Default 15 s. */
   timeoutMs?: number;
+  /**
+   * Further attempts after a connection error, a timeout or a retryable answer (429, 500, 502, 503,
+   * 504), with exponential backoff. Default 3.
+   */
+  retries?: number;
+  /** First backoff delay; doubled on each retry up to {@link MAX_BACKOFF_MS}. Default 250 ms. */
+  retryBaseMs?: number;
+}
+
+/** Answers that mean "try again later": rate limits, and a proxy or storage backend failing for now. */
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+/** The longest wait between two attempts. */
+export const MAX_BACKOFF_MS = 4000;
+/** Default number of further attempts ({@link RegistryAuth.retries}). */
+export const DEFAULT_RETRIES = 3;
+const DEFAULT_RETRY_BASE_MS = 250;
+
+/** The wait before retry number `attempt` (0-based): exponential, capped, with up to 20% jitter. */
+export function backoffMs(
+  attempt: number,
+  baseMs: number,
+  random: () => number = Math.random,
+): number {
+  const exp = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** attempt);
+  return Math.round(exp * (0.8 + 0.2 * random()));
 }
 
 export interface Platform {
@@ -157,11 +182,43 @@ export class RegistryClient {
     this.token = json.token ?? json.access_token;
   }
 
-  /** One API call with auth; answers a 401 bearer challenge once. */
+  /**
+   * One API call with auth (answering a 401 bearer challenge once), retried with backoff on
+   * connection errors, timeouts and retryable answers ({@link RETRYABLE_STATUS}). Every call this
+   * client makes is idempotent (GETs, and PUTs of the same manifest bytes under the same tag), so a
+   * retry never changes the outcome. After the last attempt a retryable answer is returned as it is
+   * (callers keep its status) and a connection error is thrown naming the registry and the attempts.
+   */
   async call(
     method: string,
     path: string,
     headers: Record<string, string> = {},
+    body?: Buffer,
+  ): Promise<Response> {
+    const retries = this.auth.retries ?? DEFAULT_RETRIES;
+    const base = this.auth.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= retries;
+      try {
+        const res = await this.callOnce(method, path, headers, body);
+        if (last || !RETRYABLE_STATUS.has(res.status)) return res;
+      } catch (err) {
+        if (!(err instanceof RegistryError) || err.status !== undefined) throw err;
+        if (last) {
+          const tries = retries + 1;
+          throw new RegistryError(
+            `${err.message} (gave up after ${tries} attempt${tries === 1 ? "" : "s"})`,
+          );
+        }
+      }
+      await new Promise((r) => setTimeout(r, backoffMs(attempt, base)));
+    }
+  }
+
+  private async callOnce(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
     body?: Buffer,
   ): Promise<Response> {
     const url = `${this.auth.insecure ? "http" : "https"}://${this.auth.address}${path}`;

@@ -5,14 +5,20 @@
 import { strict as assert } from "assert";
 import { readBackIndex } from "../../lib/indexCheck";
 import { checkBuilders, checkRegistry, parseBuildxInspect, Runner } from "../../lib/preflight";
-import { RegistryClient, RegistryError, splitRef } from "../../lib/registry";
+import {
+  backoffMs,
+  MAX_BACKOFF_MS,
+  RegistryClient,
+  RegistryError,
+  splitRef,
+} from "../../lib/registry";
 import { DOCKER_MANIFEST, FakeRegistry, OCI_INDEX } from "./helpers/fakeRegistry";
 
 describe("registry client, read-back and pre-flight (fake registry on loopback)", () => {
   const reg = new FakeRegistry();
   let address = "";
   const client = () =>
-    new RegistryClient({ address, username: "u", password: "p", insecure: true });
+    new RegistryClient({ address, username: "u", password: "p", insecure: true, retryBaseMs: 5 });
   let amd = "";
   let arm = "";
 
@@ -32,6 +38,42 @@ describe("registry client, read-back and pre-flight (fake registry on loopback)"
   after(() => reg.stop());
   afterEach(() => {
     reg.unhealthy = false;
+    reg.faults = 0;
+  });
+
+  it("retries a registry that answers 503 for a while, with backoff, and then succeeds", async () => {
+    reg.faults = 2;
+    reg.faultMode = "503";
+    const before = reg.requests;
+    assert.equal(await client().resolve("ns/app", "1"), reg.tags.get("ns/app:1"));
+    assert.equal(reg.requests - before, 3);
+  });
+
+  it("retries connections reset by the registry, then fails naming it and the attempts", async () => {
+    reg.faultMode = "reset";
+    reg.faults = 3;
+    assert.equal(await client().resolve("ns/app", "1"), reg.tags.get("ns/app:1"));
+    reg.faults = 100;
+    const before = reg.requests;
+    await assert.rejects(
+      client().resolve("ns/app", "1"),
+      (e: unknown) =>
+        e instanceof RegistryError &&
+        e.message.includes(`registry ${address}`) &&
+        e.message.includes("gave up after 4 attempts"),
+    );
+    assert.equal(reg.requests - before, 4);
+  });
+
+  it("backoff doubles from the base, is capped, and jitters by at most 20%", () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 10].map((a) => backoffMs(a, 250, () => 1)),
+      [250, 500, 1000, 2000, MAX_BACKOFF_MS],
+    );
+    assert.equal(
+      backoffMs(1, 250, () => 0),
+      400,
+    );
   });
 
   it("reads an index with all media types and recomputes its digest", async () => {

@@ -1,7 +1,8 @@
 /**
  * A tiny in-memory registry on 127.0.0.1 (plain HTTP) for client tests: basic auth, manifests by tag
  * or digest with content negotiation like distribution's (a list asked for with only the plain
- * manifest type answers with its amd64 child), blobs, and a switch to answer 503.
+ * manifest type answers with its amd64 child), blobs, a switch to answer 503, and a count of
+ * requests to fail (503 or a reset connection) for retry tests.
  */
 import { createHash } from "crypto";
 import * as http from "http";
@@ -18,6 +19,9 @@ export class FakeRegistry {
   readonly tags = new Map<string, string>(); // "repo:tag" → digest
   readonly blobs = new Map<string, Buffer>(); // digest
   unhealthy = false;
+  /** The next `faults` requests fail: with a 503 answer, or by resetting the connection. */
+  faults = 0;
+  faultMode: "503" | "reset" = "503";
   requests = 0;
   private server = http.createServer((req, res) => this.handle(req, res));
 
@@ -90,6 +94,11 @@ export class FakeRegistry {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       if (this.unhealthy) return this.send(res, 503, "storage unhealthy");
+      if (this.faults > 0) {
+        this.faults--;
+        if (this.faultMode === "reset") return req.socket.destroy();
+        return this.send(res, 503, "try again");
+      }
       const expected = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString("base64")}`;
       if (req.headers.authorization !== expected) {
         res.setHeader("www-authenticate", 'Basic realm="fake"');
