@@ -481,6 +481,19 @@ export function scrubCapture(text: string, opts: ScrubOptions): string {
   return out.replace(/-----BEGIN [A-Z ]+-----[^"]*?-----END [A-Z ]+-----(\\n)?/g, "<pem>");
 }
 
+/**
+ * A captured preview without the states of unchanged resources (a no-op preview of the estate lists
+ * every resource twice over, old and new); the comment never reads them, and the steps stay.
+ */
+export function compactCapture(preview: PreviewDigest): PreviewDigest {
+  return {
+    ...preview,
+    steps: preview.steps?.map((s) =>
+      s.op === "same" ? { op: s.op, urn: s.urn, provider: s.provider, detailedDiff: null } : s,
+    ),
+  };
+}
+
 /** The lines of an event log the comment reads (policy events, the summary): the rest is noise. */
 export function policyEventsOnly(eventLog: string): string {
   return eventLog

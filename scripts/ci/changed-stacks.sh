@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# scripts/ci/changed-stacks.sh [base-ref]
+# scripts/ci/changed-stacks.sh [base-ref | --all]
 # Which stacks a change touches, as a JSON list for a workflow matrix (e.g. ["dev","staging"]):
 #   - Pulumi.<stack>.yaml changed → that stack;
 #   - the program, the catalog, the Dockerfiles, the policy pack or the dependencies changed → every
 #     stack (any of them can change what every stack builds or checks);
 #   - anything else (docs, tests, workflows, these scripts) → none.
 # The change is `git diff <base-ref>...HEAD` (default origin/main; the PR workflow passes the PR's
-# base). With GITHUB_OUTPUT set, also writes `stacks=<json>` there.
+# base). --all lists every stack (the nightly drift check). With GITHUB_OUTPUT set, also writes
+# `stacks=<json>` there.
 set -euo pipefail
 # shellcheck source=scripts/ci/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 base="${1:-origin/main}"
-git rev-parse --verify --quiet "$base^{commit}" >/dev/null ||
-  die "base $base is not a commit here (fetch it: git fetch origin <branch>, or actions/checkout with fetch-depth: 0)"
-mapfile -t files < <(git diff --name-only "$base...HEAD")
+declare -A hit=()
+if [[ "$base" == --all ]]; then
+  for s in "${CI_STACKS[@]}"; do hit[$s]=1; done
+  files=()
+else
+  git rev-parse --verify --quiet "$base^{commit}" >/dev/null ||
+    die "base $base is not a commit here (fetch it: git fetch origin <branch>, or actions/checkout with fetch-depth: 0)"
+  mapfile -t files < <(git diff --name-only "$base...HEAD")
+fi
 
 # touched_by <file>: prints "all", a stack name, or nothing.
 touched_by() {
@@ -33,7 +40,6 @@ touched_by() {
   esac
 }
 
-declare -A hit=()
 for f in ${files[@]+"${files[@]}"}; do
   t="$(touched_by "$f")"
   if [[ "$t" == all ]]; then

@@ -10,6 +10,7 @@ import { EstateInputError } from "../../estate/problems";
 import {
   PENDING_DIGEST,
   classify,
+  compactCapture,
   describeTag,
   marker,
   parseArgs,
@@ -273,6 +274,20 @@ describe("preview comment: captured fixtures", () => {
     });
   });
 
+  it("compacts a capture: unchanged steps lose their states, changed ones keep them", () => {
+    const p = preview("hand-leaf-change.json");
+    const c = compactCapture(p);
+    assert.equal(c.steps?.length, p.steps?.length);
+    assert.deepEqual(c.steps?.[1], {
+      op: "same",
+      urn: p.steps?.[1].urn,
+      provider: p.steps?.[1].provider,
+      detailedDiff: null,
+    });
+    assert.deepEqual(c.steps?.[2], p.steps?.[2]);
+    assert.deepEqual(classify(c), classify(p));
+  });
+
   it("keeps only the policy and summary events of an event log", () => {
     const log = ['{"resourcePreEvent":{}}', '{"policyEvent":{}}', '{"summaryEvent":{}}', ""].join(
       "\n",
@@ -292,7 +307,17 @@ describe("preview comment: captured fixtures", () => {
     it(`captured ${file}: renders, changing exactly ${images.join(", ") || "nothing"}`, () => {
       const p = preview(file);
       assert.deepEqual(Object.keys(classify(p).images).sort(), images);
-      const text = renderComment({ stack: "e2e", preview: p });
+      const events = file.replace(/\.json$/, ".events.jsonl");
+      const policy = fs.existsSync(path.join(FIXTURES, events))
+        ? parseEventLog(read(events), events)
+        : undefined;
+      const text = renderComment({
+        stack: "e2e",
+        preview: p,
+        policy,
+        expectedPack: policy && PACK,
+      });
+      if (policy) assert.match(text, /^(✅|⚠️) `dayu-estate-policies@/m, "no mandatory violation");
       assert.ok(!/\/work\/|\/root\/|\/home\//.test(read(file)), `${file} holds a machine path`);
       if (!images.length) assert.match(text, /No changes/);
     });
