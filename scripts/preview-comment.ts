@@ -81,7 +81,10 @@ export interface PolicyReport {
 
 /** The value Pulumi prints for a property that is not known until the update runs. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-/** What an index lists for a build that has not run yet (see components/archImage.ts). */
+/**
+ * What an index lists for a build that has not run yet: components/archImage.ts's PENDING_DIGEST,
+ * repeated so this script loads no Pulumi SDK (a unit test keeps the two equal).
+ */
 export const PENDING_DIGEST = `sha256:${"0".repeat(64)}`;
 /** The first line of every comment for `stack`: the workflow finds and updates its own comment by it. */
 export const marker = (stack: string): string => `<!-- dayu-estate-preview stack=${stack} -->`;
@@ -216,16 +219,45 @@ export interface Changes {
   other: { resource: string; op: string }[];
 }
 
-/** The op of a URN across its steps: a replacement shows as three steps (create-replacement, …). */
-function opsByUrn(steps: PreviewStep[]): Map<string, { op: string; step: PreviewStep }> {
-  const out = new Map<string, { op: string; step: PreviewStep }>();
-  for (const step of steps) {
-    if (QUIET_OPS.has(step.op) && !out.has(step.urn)) continue;
-    const seen = out.get(step.urn);
-    const op = step.op.includes("replace") ? "replace" : step.op;
-    out.set(step.urn, { op: seen && seen.op !== op ? "replace" : op, step: seen?.step ?? step });
+/** A resource's steps and its op across them. */
+interface UrnSteps {
+  op: string;
+  /** The step that says what happens: `replace` of a replacement, else the last one. */
+  step: PreviewStep;
+  steps: PreviewStep[];
+}
+
+/**
+ * Groups the changing steps by URN. A replacement shows as three steps (create-replacement, replace,
+ * delete-replaced); `preview --refresh` adds a refresh step, rewritten as an update when the refresh
+ * changed the state, before the step of the change itself. Resources whose steps are all quiet go.
+ */
+function opsByUrn(all: PreviewStep[]): Map<string, UrnSteps> {
+  const byUrn = new Map<string, PreviewStep[]>();
+  for (const step of all) byUrn.set(step.urn, [...(byUrn.get(step.urn) ?? []), step]);
+  const out = new Map<string, UrnSteps>();
+  for (const [urn, steps] of byUrn) {
+    const loud = steps.filter((s) => !QUIET_OPS.has(s.op));
+    if (loud.length === 0) continue;
+    const replaced = loud.find((s) => s.op.includes("replace"));
+    out.set(urn, {
+      op: replaced ? "replace" : loud[loud.length - 1].op,
+      step: loud.find((s) => s.op === "replace") ?? loud[loud.length - 1],
+      steps: loud,
+    });
   }
   return out;
+}
+
+/** A guard's live and published digests, when some state of it records that they differ. */
+function driftOf(steps: PreviewStep[]): { published?: string; live?: string } | undefined {
+  const states = steps.flatMap((s) => [s.oldState, s.newState]).reverse();
+  for (const state of states) {
+    const live = str(state?.outputs?.liveDigest);
+    const published = str(state?.outputs?.publishedDigest);
+    if (live && published && live !== published) return { published, live };
+  }
+  return undefined;
 }
 
 const str = (v: unknown): string | undefined =>
@@ -308,8 +340,8 @@ export function classify(preview: PreviewDigest): Changes {
   // An index's guard has the index's name and parent: `<parent type>::<name>` pairs them.
   const pairKey = (urn: UrnParts) => `${urn.types[urn.types.length - 2] ?? ""}::${urn.name}`;
   const indexKeys = new Set<string>();
-  const guards: { urn: UrnParts; step: PreviewStep }[] = [];
-  for (const [urnText, { op, step }] of opsByUrn(preview.steps ?? [])) {
+  const guards: { urn: UrnParts; steps: PreviewStep[] }[] = [];
+  for (const [urnText, { op, step, steps }] of opsByUrn(preview.steps ?? [])) {
     const urn = parseUrn(urnText);
     const mirror = urn.types.includes(MIRROR);
     if (urn.type === IMAGE) {
@@ -321,20 +353,19 @@ export function classify(preview: PreviewDigest): Changes {
       if (mirror) (changes.mirrors[urn.name.split(":")[0]] ??= []).push(t);
       else image(urn.name.split(":")[0]).tags.push(t);
     } else if (urn.type === GUARD && !urn.name.endsWith(RELEASE_LOCK_SUFFIX)) {
-      guards.push({ urn, step });
+      guards.push({ urn, steps });
     } else if (urn.type !== "pulumi:pulumi:Stack" && !urn.type.startsWith("dayu:estate:")) {
       changes.other.push({ resource: `${urn.type} ${urn.name}`, op });
     }
   }
-  // A guard changing while its index stays put is a repair: the tag moved behind the program's back.
-  for (const { urn, step } of guards) {
-    if (indexKeys.has(pairKey(urn))) continue;
-    const outs = step.oldState?.outputs ?? {};
-    changes.drift.push({
-      id: urn.name,
-      published: str(outs.publishedDigest),
-      live: str(outs.liveDigest),
-    });
+  // A tag moved behind the program's back: a state of its guard records a live digest other than the
+  // published one (a refresh read it). A guard changing for another reason is listed with the rest,
+  // unless its index changes too (then the tag's row says it all).
+  for (const { urn, steps } of guards) {
+    const moved = driftOf(steps);
+    if (moved) changes.drift.push({ id: urn.name, ...moved });
+    else if (!indexKeys.has(pairKey(urn)))
+      changes.other.push({ resource: `${GUARD} ${urn.name}`, op: steps[steps.length - 1].op });
   }
   return changes;
 }

@@ -6,6 +6,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { PENDING_DIGEST as ARCH_IMAGE_PENDING } from "../../components/archImage";
 import { EstateInputError } from "../../estate/problems";
 import {
   PENDING_DIGEST,
@@ -135,6 +136,36 @@ describe("preview comment: what changes", () => {
     ]);
   });
 
+  it("preview --refresh: the refreshed guard records the moved tag, even when its index shows a refresh update", () => {
+    const base = "dayu:estate:ImageEstate$dayu:estate:MultiArchImage";
+    const at = (t: string) => `urn:pulumi:prod::dayu-estate::${base}$${t}::monitor:v1.3`;
+    const guard = (live: string) => ({
+      urn: at("pulumi-nodejs:dynamic:Resource"),
+      type: "pulumi-nodejs:dynamic:Resource",
+      outputs: { publishedDigest: "sha256:aa", liveDigest: live },
+    });
+    const index = { urn: at("docker-build:index:Index"), type: "docker-build:index:Index" };
+    const c = classify({
+      steps: [
+        { op: "update", urn: index.urn, oldState: index, newState: index },
+        {
+          op: "update",
+          urn: guard("").urn,
+          oldState: guard("sha256:aa"),
+          newState: guard("sha256:bb"),
+        },
+        {
+          op: "update",
+          urn: guard("").urn,
+          oldState: guard("sha256:bb"),
+          newState: guard("sha256:aa"),
+        },
+      ],
+    });
+    assert.deepEqual(c.drift, [{ id: "monitor:v1.3", published: "sha256:aa", live: "sha256:bb" }]);
+    assert.deepEqual(c.other, []);
+  });
+
   it("a re-pinned mirror: old → new digest known in advance (the copy is the pinned source)", () => {
     const c = classify(preview("hand-mirror-change.json"));
     assert.deepEqual(c.mirrors.redis, [
@@ -193,6 +224,7 @@ describe("preview comment: rendering", () => {
   it("digests short, the all-zero stand-in and the unknown as pending", () => {
     assert.equal(shortDigest(`sha256:${"ab".repeat(32)}`), "`sha256:abababababab`");
     assert.equal(shortDigest(PENDING_DIGEST), "pending");
+    assert.equal(PENDING_DIGEST, ARCH_IMAGE_PENDING, "the stand-in components/archImage.ts lists");
     assert.equal(shortDigest(undefined), "pending");
   });
 
