@@ -96,6 +96,8 @@ const MULTI_ARCH = "dayu:estate:MultiArchImage";
 const MIRROR = "dayu:estate:MirroredImage";
 /** ReleaseLock names (components/releaseLock.ts); a lock is listed with the other resources. */
 const RELEASE_LOCK_SUFFIX = "-release-lock";
+/** Violations listed in a comment; one screen, and a comment has a size limit. Mandatory ones first. */
+const MAX_VIOLATIONS = 20;
 /** Ops that change nothing. */
 const QUIET_OPS = new Set(["same", "read", "refresh"]);
 
@@ -424,11 +426,17 @@ export function renderPolicies(policy: PolicyReport | undefined, expected?: stri
       : advisory.length > 0
         ? `⚠️ ${packs.join(", ")}: ${advisory.length} advisory, no mandatory violation`
         : `✅ ${packs.join(", ")}: no violations`;
-  const lines = [...mandatory, ...advisory].map((v) => {
+  const all = [...mandatory, ...advisory];
+  const lines = all.slice(0, MAX_VIOLATIONS).map((v) => {
     const where = v.resourceUrn ? ` on \`${parseUrn(v.resourceUrn).name}\`` : "";
     return `- **${v.enforcementLevel}** \`${v.policyName}\`${where}: ${cell(v.message.split("\n")[0])}`;
   });
-  return [head, ...lines];
+  const more = all.length - lines.length;
+  return [
+    head,
+    ...lines,
+    ...(more > 0 ? [`- … and ${more} more (the job log lists them all)`] : []),
+  ];
 }
 
 /** Inputs of {@link renderComment}. */

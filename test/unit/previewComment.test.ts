@@ -286,6 +286,11 @@ describe("preview comment: rendering", () => {
       "❌ Policy pack `dayu-estate-policies` did not run.",
     ]);
     assert.match(renderPolicies(undefined, PACK)[0], /were not captured/);
+    const many = events("hand-policy-violations.events.jsonl");
+    many.violations = Array.from({ length: 25 }, () => many.violations[0]);
+    const capped = renderPolicies(many, PACK);
+    assert.equal(capped.length, 1 + 20 + 1);
+    assert.equal(capped[21], "- … and 5 more (the job log lists them all)");
   });
 });
 
