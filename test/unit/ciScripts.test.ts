@@ -135,7 +135,13 @@ describe("CI scripts (scripts/ci) with a stand-in pulumi", function () {
     assert.match(r.out, /dayu-estate:environment in Pulumi\.qa\.yaml: is required/);
     const u = run("up.sh", ["nope"], {}, repo);
     assert.match(u.out, /Pulumi\.nope\.yaml: no such stack file/);
-    assert.deepEqual([...r.calls, ...u.calls], []);
+    const d = run("preview.sh", ["dev"], {}, repo);
+    assert.equal(d.status, 2);
+    assert.match(
+      d.out,
+      /the dev stack runs as this machine's local stack: run 'npm run local' once/,
+    );
+    assert.deepEqual([...r.calls, ...u.calls, ...d.calls], []);
   });
 
   it("changed-stacks.sh: a stack file → that stack; program, catalog, Dockerfiles → all; docs → none", () => {
