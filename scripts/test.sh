@@ -22,6 +22,7 @@ fi
 step "type-check";   npx tsc --noEmit
 step "lint";         npx eslint .
 step "format check"; npx prettier --check .
+step "workflow lint"; if [[ -x .tools/bin/actionlint ]]; then .tools/bin/actionlint; else echo ".tools/bin/actionlint is missing: run scripts/toolchain.sh" >&2; exit 1; fi
 step "unit tests";   npx mocha
 
 step "local services and stand-in upstream images"

@@ -10,6 +10,15 @@ import * as path from "path";
 import { readBackIndex } from "../../lib/indexCheck";
 import { MEDIA_TYPES, RegistryClient, splitRef } from "../../lib/registry";
 import { planForStack } from "../../scripts/plan";
+import {
+  classify,
+  compactCapture,
+  parseEventLog,
+  parsePreview,
+  policyEventsOnly,
+  renderComment,
+  scrubCapture,
+} from "../../scripts/preview-comment";
 import type { Plan } from "../../estate/planner";
 import {
   ROOT,
@@ -64,6 +73,48 @@ function expectedChanges(plan: Plan, images: string[]): string[] {
     ...indexes.map((i) => `docker-build:index:Index ${i.id}`),
     ...indexes.map((i) => `pulumi-nodejs:dynamic:Resource ${i.id}`),
   ].sort();
+}
+
+/** DAYU_CAPTURE_PREVIEWS=1: steps 2-4 save their real previews as the comment's test fixtures. */
+const CAPTURE = process.env.DAYU_CAPTURE_PREVIEWS === "1";
+const PREVIEW_FIXTURES = path.join(ROOT, "test/fixtures/preview");
+
+/**
+ * The PR comment renders this real preview and names exactly `images` as changing (and, with the
+ * policy pack's event log, a verdict without a mandatory violation). With DAYU_CAPTURE_PREVIEWS=1 it
+ * is saved as test/fixtures/preview/<name>.json (+ .events.jsonl), compacted and without this
+ * machine's paths, the registry password or the passphrase, for test/unit/previewComment.test.ts.
+ */
+function checkPreview(name: string, json: string, images: string[], eventLog?: string): void {
+  const preview = parsePreview(json, `${name}.json`);
+  assert.deepEqual(Object.keys(classify(preview).images).sort(), images);
+  const events = eventLog === undefined ? undefined : fs.readFileSync(eventLog, "utf8");
+  const policy = events === undefined ? undefined : parseEventLog(events, eventLog ?? "");
+  const text = renderComment({
+    stack: "e2e",
+    preview,
+    policy,
+    expectedPack: policy ? "dayu-estate-policies" : undefined,
+  });
+  assert.match(text, /^<!-- dayu-estate-preview stack=e2e -->\n/);
+  if (policy) assert.match(text, /^(✅|⚠️) `dayu-estate-policies@/m, text);
+  if (!CAPTURE) return;
+  const secrets = [
+    credentials().password,
+    fs.readFileSync(path.join(ROOT, ".local/passphrase"), "utf8").trim(),
+  ];
+  const scrub = (t: string) => scrubCapture(t, { root: ROOT, secrets });
+  fs.mkdirSync(PREVIEW_FIXTURES, { recursive: true });
+  fs.writeFileSync(
+    path.join(PREVIEW_FIXTURES, `${name}.json`),
+    `${scrub(JSON.stringify(compactCapture(preview), null, 2))}\n`,
+  );
+  if (events !== undefined) {
+    fs.writeFileSync(
+      path.join(PREVIEW_FIXTURES, `${name}.events.jsonl`),
+      scrub(policyEventsOnly(events)),
+    );
+  }
 }
 
 function appendTo(file: string, line: string): void {
@@ -193,6 +244,8 @@ describe("the local estate, end to end", function () {
       [],
       JSON.stringify(changes),
     );
+    const preview = ok(await pulumi(["preview", "--json", "--expect-no-changes"]), "preview");
+    checkPreview("no-change", preview.stdout, []);
   });
 
   it("3. one leaf Dockerfile changed: preview lists exactly its builds and index; up applies it", async () => {
@@ -200,6 +253,7 @@ describe("the local estate, end to end", function () {
     appendTo("datasource/Dockerfile", "RUN echo leaf-change > /opt/dayu/datasource/CHANGE");
     const preview = ok(await pulumi(["preview", "--json"]), "preview");
     assert.deepEqual(changedResources(preview.stdout), expectedChanges(plan, ["datasource"]));
+    checkPreview("leaf-change", preview.stdout, ["datasource"]);
     const run = ok(await pulumi(["up", "--yes", "--skip-preview"]), "one-leaf pulumi up");
     timings.oneLeaf = run.seconds;
     assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), ["datasource:v1.3"]);
@@ -209,14 +263,23 @@ describe("the local estate, end to end", function () {
     const before = await liveDigests(client, plan);
     appendTo("rtsp-server/Dockerfile", "RUN echo base-change > /etc/rtsp-base-change");
     // With the policy pack: a pending base must not read as an unpinned one.
+    const eventLog = path.join(WORK, "base-change.events.jsonl");
     const preview = ok(
-      await pulumi(["preview", "--json", "--policy-pack", "policy/analyzer"]),
+      await pulumi([
+        "preview",
+        "--json",
+        "--policy-pack",
+        "policy/analyzer",
+        "--event-log",
+        eventLog,
+      ]),
       "preview with policies",
     );
     assert.deepEqual(
       changedResources(preview.stdout),
       expectedChanges(plan, ["rtsp-server", "datasource"]),
     );
+    checkPreview("base-change", preview.stdout, ["datasource", "rtsp-server"], eventLog);
     ok(await pulumi(["up", "--yes", "--skip-preview"]), "pulumi up");
     assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), [
       "datasource:v1.3",
