@@ -71,7 +71,7 @@ export class ArchImage extends pulumi.ComponentResource {
         dockerfile: { location: b.dockerfile },
         buildArgs,
         target: b.target,
-        tags: [b.archTag],
+        tags: [b.archRef],
         push: true,
         buildOnPreview: args.buildOnPreview ?? false,
         ...(args.registryCache === false
@@ -113,10 +113,10 @@ export class ArchImage extends pulumi.ComponentResource {
       this.image.digest.apply((digest) => {
         if (digest) return `${b.repository}@${digest}`;
         if (dryRun) return pending();
-        throw new Error(`build ${b.id}: the push of ${b.archTag} reported no digest`);
+        throw new Error(`build ${b.id}: the push of ${b.archRef} reported no digest`);
       });
     this.pinnedRef = pinned(() => pulumi.unknown as unknown as string);
-    this.indexSource = pinned(() => `${b.archTag}@${PENDING_DIGEST}`);
+    this.indexSource = pinned(() => `${b.archRef}@${PENDING_DIGEST}`);
     this.registerOutputs({ digest: this.digest, pinnedRef: this.pinnedRef });
   }
 }

@@ -10,7 +10,7 @@ import * as path from "path";
 import { readBackIndex } from "../../lib/indexCheck";
 import { MEDIA_TYPES, RegistryClient, splitRef } from "../../lib/registry";
 import { planForStack } from "../../scripts/plan";
-import type { Plan } from "../../estate/planner";
+import { flatPlan, type FlatPlan as Plan } from "../../estate/planner";
 import {
   ROOT,
   STACK_FILE,
@@ -88,7 +88,7 @@ describe("the local estate, end to end", function () {
       await pulumi(["config", "set", "--secret", "registryPassword"], credentials().password),
       "config set",
     );
-    plan = planForStack("e2e");
+    plan = flatPlan(planForStack("e2e"));
     client = registryClient();
   });
 

@@ -17,7 +17,7 @@ import {
   settle,
   typeChain,
 } from "./helpers/mocks";
-import type { Plan } from "../../estate/planner";
+import { flatPlan, type FlatPlan } from "../../estate/planner";
 import { plannedBuild } from "./helpers/fixtures";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -41,7 +41,7 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     summary: pulumi.Output<unknown>;
     counts: { builds: number; indexes: number; mirrors: number };
   };
-  let plan: Plan;
+  let plan: FlatPlan;
 
   before(async () => {
     reset();
@@ -69,7 +69,7 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     pulumi.runtime.setAllConfig(all, ["dayu-estate:registryPassword"]);
     program = await import("../../index");
     const { planForStack } = await import("../../scripts/plan");
-    plan = { ...planForStack("dev") };
+    plan = flatPlan(planForStack("dev"));
     await promiseOf(program.summary);
     await settle();
   });
@@ -241,23 +241,25 @@ describe("components under mocks", () => {
     const { MultiArchImage } = await import("../../components/multiArchImage");
     const build = (arch: string) => plannedBuild("app", arch, { buildArgs: { A: "1" } });
     const img = new MultiArchImage("app", {
-      image: "app",
-      builds: [build("amd64"), build("arm64")],
-      indexes: [
-        {
-          id: "app:1",
-          image: "app",
-          variant: "default",
-          tag: "1",
-          ref: "reg.test/ns/app:1",
-          builds: [
-            { platform: "linux/amd64", build: "app/amd64" },
-            { platform: "linux/arm64", build: "app/arm64" },
-          ],
-          release: true,
-        },
-      ],
-      baseRefs: {},
+      image: {
+        name: "app",
+        repository: "reg.test/ns/app",
+        builds: [build("amd64"), build("arm64")],
+        indexes: [
+          {
+            id: "app:1",
+            image: "app",
+            variant: "default",
+            tag: "1",
+            ref: "reg.test/ns/app:1",
+            builds: [
+              { platform: "linux/amd64", build: "app/amd64" },
+              { platform: "linux/arm64", build: "app/arm64" },
+            ],
+            release: true,
+          },
+        ],
+      },
       registry: pulumi.secret({ address: "reg.test", username: "u", password: "p" }),
     });
     const summary = await promiseOf(img.summary);
@@ -282,7 +284,9 @@ describe("components under mocks", () => {
     assert.throws(
       () =>
         new ArchImage("orphan", {
-          build: plannedBuild("x", "amd64", { base: { kind: "build", build: "y/amd64" } }),
+          build: plannedBuild("x", "amd64", {
+            base: { kind: "build", image: "y", build: "y/amd64" },
+          }),
           registry: { address: "r.test", username: "u", password: "p" },
         }),
       /build x\/amd64: the plan gives it a base but no baseRef was passed/,
