@@ -34,9 +34,8 @@ export function readInputs(catalog: Catalog, opts: PlanOptions, problems: Proble
   for (const b of opts.builders) {
     const other = builderFor.get(b.platform);
     if (other)
-      problems.at(
-        `builders "${other}" and "${b.name}"`,
-        `both serve ${b.platform}: declare one builder per platform`,
+      problems.add(
+        `builders "${other}" and "${b.name}" both serve ${b.platform}: declare one builder per platform`,
       );
     else builderFor.set(b.platform, b.name);
   }
