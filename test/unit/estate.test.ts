@@ -279,6 +279,49 @@ describe("components under mocks", () => {
     ]);
   });
 
+  it("wires a chain step's base inside the image: the earlier step's digest", async () => {
+    const { MultiArchImage } = await import("../../components/multiArchImage");
+    const first = plannedBuild("atom", "amd64", {
+      id: "atom/gl/amd64",
+      step: "gl",
+      final: false,
+      base: { kind: "external", ref: `docker.io/library/debian@sha256:${"c".repeat(64)}` },
+    });
+    const last = plannedBuild("atom", "amd64", {
+      id: "atom/app/amd64",
+      step: "app",
+      base: { kind: "step", build: "atom/gl/amd64" },
+    });
+    const img = new MultiArchImage("atom", {
+      image: {
+        name: "atom",
+        repository: "reg.test/ns/atom",
+        builds: [first, last],
+        indexes: [
+          {
+            id: "atom:1",
+            image: "atom",
+            variant: "default",
+            tag: "1",
+            ref: "reg.test/ns/atom:1",
+            builds: [{ platform: "linux/amd64", build: "atom/app/amd64" }],
+            release: false,
+          },
+        ],
+      },
+      baseRefs: { "atom/gl/amd64": `docker.io/library/debian@sha256:${"c".repeat(64)}` },
+      registry: pulumi.secret({ address: "reg.test", username: "u", password: "p" }),
+    });
+    await promiseOf(img.summary);
+    const args = await promiseOf(
+      pulumi.output(img.archImages["atom/app/amd64"].image.buildArgs) as pulumi.Output<
+        Record<string, string>
+      >,
+    );
+    assert.equal(args.BASE_IMAGE, await promiseOf(img.archImages["atom/gl/amd64"].pinnedRef));
+    assert.match(args.BASE_IMAGE, /^reg\.test\/ns\/atom@sha256:[a-f0-9]{64}$/);
+  });
+
   it("refuses an ArchImage whose planned base was not wired", async () => {
     const { ArchImage } = await import("../../components/archImage");
     assert.throws(
