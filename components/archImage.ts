@@ -46,7 +46,15 @@ export class ArchImage extends pulumi.ComponentResource {
   public readonly platform: string;
 
   constructor(name: string, args: ArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(ArchImage.type, name, {}, opts);
+    // A build renamed by the plan's naming keeps its former names as aliases (inherited by its
+    // Image, which is named like it), so stacks made with them update in place.
+    const formerNames = (args.build.formerIds ?? []).map((n) => ({ name: n }));
+    super(
+      ArchImage.type,
+      name,
+      {},
+      { ...opts, aliases: [...(opts?.aliases ?? []), ...formerNames] },
+    );
     const b = args.build;
     if (b.base && args.baseRef === undefined) {
       throw new pulumi.ResourceError(

@@ -84,6 +84,19 @@ export function representativeVariant(sharers: Iterable<string>): string {
   return ordered[0];
 }
 
+/**
+ * The variant a shared build was named after before {@link representativeVariant}: the first of its
+ * sharers in the image's declaration order (`default`, then the image's `variants` list). Only for
+ * aliases: a build whose name changes keeps its old name as an alias, so a stack made with the old
+ * name updates in place. Never differs in the Dayu catalog, whose shared builds all include `default`.
+ */
+export function formerRepresentative(
+  sharers: readonly string[],
+  declared: readonly string[],
+): string | undefined {
+  return declared.find((v) => sharers.includes(v));
+}
+
 /** What {@link buildNames} needs to know about a build. */
 export interface NamingInputs {
   image: string;

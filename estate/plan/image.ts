@@ -8,7 +8,7 @@ import { Problems } from "../problems";
 import { repositoryError } from "../reference";
 import { SharedBuild, dedupBuilds } from "./dedup";
 import { checkImage, expandImage, imageContext, imageVariants } from "./expand";
-import { buildNames, representativeVariant } from "./identity";
+import { buildNames, formerRepresentative, representativeVariant } from "./identity";
 import { planIndexes, variantTags } from "./indexes";
 import { PlanInputs } from "./inputs";
 import { PushedRefs } from "./refs";
@@ -61,7 +61,10 @@ export function planImage(img: ImageDef, env: ImageEnv): PlannedImage {
   const finalOf = soFar.finalOf.bind(soFar);
   const expanded = expandImage(img, context, { inputs, problems, finalOf });
   const tagsOf = (variant: string) => variantTags(img, variant, inputs, problems);
-  const builds = dedupBuilds(expanded).map((s) => plannedBuild(s, repository, tagsOf, env));
+  const declared = imageVariants(img, inputs);
+  const builds = dedupBuilds(expanded).map((s) =>
+    plannedBuild(s, repository, tagsOf, declared, env),
+  );
   for (const b of builds) pushed.claim(b.archRef, where);
   for (const e of expanded) {
     if (e.final)
@@ -83,22 +86,27 @@ function plannedBuild(
   s: SharedBuild,
   repository: string,
   tagsOf: (variant: string) => { tag: string }[],
+  declared: readonly string[],
   { inputs, soFar }: ImageEnv,
 ): PlannedBuild {
   const { image, step, platform } = s.inputs;
   const arch = archOf(platform);
-  const variant = representativeVariant(s.variants);
-  const names = buildNames({
-    image,
-    step,
-    final: s.final,
-    arch,
-    repository,
-    variant,
-    firstTag: tagsOf(variant)[0].tag,
-  });
+  const namesAfter = (variant: string) =>
+    buildNames({
+      image,
+      step,
+      final: s.final,
+      arch,
+      repository,
+      variant,
+      firstTag: tagsOf(variant)[0].tag,
+    });
+  const names = namesAfter(representativeVariant(s.variants));
+  const former = formerRepresentative(s.variants, declared);
+  const formerId = former === undefined ? undefined : namesAfter(former).id;
   const build: PlannedBuild = {
     ...names,
+    ...(formerId !== undefined && formerId !== names.id ? { formerIds: [formerId] } : {}),
     key: s.key,
     image,
     step,

@@ -61,6 +61,11 @@ export interface PlannedBuild {
    * `estate/plan/identity.ts`), so it does not depend on declaration order.
    */
   id: string;
+  /**
+   * Names the build had under the declaration-order naming used before (see
+   * `formerRepresentative`), when they differ from `id`: the ArchImage aliases them.
+   */
+  formerIds?: string[];
   /** Dedup key: a digest of the build's inputs only (see `buildKey`). */
   key: string;
   image: string;

@@ -322,6 +322,34 @@ describe("components under mocks", () => {
     assert.match(args.BASE_IMAGE, /^reg\.test\/ns\/atom@sha256:[a-f0-9]{64}$/);
   });
 
+  it("aliases a renamed build's former name on its ArchImage and, inherited, on its Image", async () => {
+    const { ArchImage } = await import("../../components/archImage");
+    const build = plannedBuild("app", "arm64", {
+      id: "app/v2/arm64",
+      formerIds: ["app/v3/arm64"],
+    });
+    const arch = new ArchImage(build.id, {
+      build,
+      registry: { address: "r.test", username: "u", password: "p" },
+    });
+    await promiseOf(arch.digest);
+    const aliasNames = async (r: pulumi.Resource) => {
+      const urns = (r as unknown as { __aliases: pulumi.Input<string>[] }).__aliases;
+      const all = await Promise.all(urns.map((u) => promiseOf(pulumi.output(u))));
+      return all.map((urn) => urn.slice(urn.lastIndexOf("::") + 2));
+    };
+    assert.deepEqual(await aliasNames(arch), ["app/v3/arm64"]);
+    // The Image is named like its ArchImage, so the alias it inherits (computed by the SDK, or by the
+    // engine from the parent's aliases) carries the former name too.
+    const inherited = pulumi.allAliases([], build.id, "docker-build:index:Image", arch, build.id);
+    const urns = await Promise.all(inherited.map((u) => promiseOf(pulumi.output(u))));
+    assert.deepEqual(
+      urns.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)),
+      ["app/v3/arm64"],
+    );
+    assert.match(urns[0], /dayu:estate:ArchImage\$docker-build:index:Image::app\/v3\/arm64$/);
+  });
+
   it("refuses an ArchImage whose planned base was not wired", async () => {
     const { ArchImage } = await import("../../components/archImage");
     assert.throws(

@@ -118,7 +118,13 @@ vehicle-detection/jp6/arm64 v1.3-jp6-arm64 buildcache-jp6-arm64 jp6
 describe("build identity on the Dayu catalog", () => {
   it("keeps today's build ids, per-arch tags and cache refs (golden)", () => {
     const catalog = dayuCatalog();
-    assert.equal(nameTable(planEstate(catalog, dayuOptions(catalog))), DAYU_GOLDEN);
+    const plan = planEstate(catalog, dayuOptions(catalog));
+    assert.equal(nameTable(plan), DAYU_GOLDEN);
+    // Unchanged names need no aliases.
+    assert.deepEqual(
+      allBuilds(plan).filter((b) => b.formerIds),
+      [],
+    );
   });
 
   it("names the e2e estate's builds the same (only the repositories carry the prefix)", () => {
@@ -201,6 +207,16 @@ describe("build identity does not depend on declaration order (seeded shuffles)"
       const c = shuffledCatalog(catalog, random(seed));
       assert.deepEqual(identity(planEstate(c, SMALL_OPTIONS)), expected, `seed ${seed}`);
     }
+  });
+
+  it("aliases the name a build had when declaration order named it", () => {
+    // The image lists [v3, v2]: the shared build used to be named after v3, the first sharer listed.
+    const plan = planEstate(sharedCatalog(), SMALL_OPTIONS);
+    const renamed = allBuilds(plan).filter((b) => b.formerIds);
+    assert.deepEqual(
+      renamed.map((b) => [b.id, b.formerIds]),
+      [["app/v2/arm64", ["app/v3/arm64"]]],
+    );
   });
 
   it("renaming a variant renames only the builds named after it", () => {
