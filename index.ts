@@ -9,13 +9,14 @@ import { ImageEstate } from "./components/imageEstate";
 import { PrivateRegistry } from "./components/privateRegistry";
 import { loadModeFiles, repositoryPlan } from "./estate/backends";
 import { diskFiles } from "./estate/files";
-import { planForSettings } from "./estate/planner";
+import { flatPlan, planForSettings } from "./estate/planner";
 import { checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
 const { settings, registryPassword, registryCa, secret } = loadStackConfig(projectDir);
 
 const plan = planForSettings(settings, projectDir, diskFiles);
+const flat = flatPlan(plan);
 
 // Registry and builders in the modes the stack chose (see docs/production.md). Certificates are read
 // from the files named in config; keys, htpasswd and passwords stay secret Outputs.
@@ -34,7 +35,7 @@ const registry = new PrivateRegistry("registry", {
     : undefined,
   dockerHost: reg.dockerHost,
   kubernetes: reg.kubernetes,
-  ecr: reg.ecr && { ...reg.ecr, ...repositoryPlan(plan) },
+  ecr: reg.ecr && { ...reg.ecr, ...repositoryPlan(flat) },
 });
 
 const builders = settings.builders.map((b) => {
@@ -80,8 +81,8 @@ const estate = new ImageEstate("dayu", {
 
 export const registryAddress = registry.address;
 export const counts = {
-  builds: plan.builds.length,
-  indexes: plan.indexes.length,
-  mirrors: plan.mirrors.length,
+  builds: flat.builds.length,
+  indexes: flat.indexes.length,
+  mirrors: flat.mirrors.length,
 };
 export const summary = estate.summary;

@@ -46,7 +46,15 @@ export class ArchImage extends pulumi.ComponentResource {
   public readonly platform: string;
 
   constructor(name: string, args: ArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(ArchImage.type, name, {}, opts);
+    // A build renamed by the plan's naming keeps its former names as aliases (inherited by its
+    // Image, which is named like it), so stacks made with them update in place.
+    const formerNames = (args.build.formerIds ?? []).map((n) => ({ name: n }));
+    super(
+      ArchImage.type,
+      name,
+      {},
+      { ...opts, aliases: [...(opts?.aliases ?? []), ...formerNames] },
+    );
     const b = args.build;
     if (b.base && args.baseRef === undefined) {
       throw new pulumi.ResourceError(
@@ -71,7 +79,7 @@ export class ArchImage extends pulumi.ComponentResource {
         dockerfile: { location: b.dockerfile },
         buildArgs,
         target: b.target,
-        tags: [b.archTag],
+        tags: [b.archRef],
         push: true,
         buildOnPreview: args.buildOnPreview ?? false,
         ...(args.registryCache === false
@@ -113,10 +121,10 @@ export class ArchImage extends pulumi.ComponentResource {
       this.image.digest.apply((digest) => {
         if (digest) return `${b.repository}@${digest}`;
         if (dryRun) return pending();
-        throw new Error(`build ${b.id}: the push of ${b.archTag} reported no digest`);
+        throw new Error(`build ${b.id}: the push of ${b.archRef} reported no digest`);
       });
     this.pinnedRef = pinned(() => pulumi.unknown as unknown as string);
-    this.indexSource = pinned(() => `${b.archTag}@${PENDING_DIGEST}`);
+    this.indexSource = pinned(() => `${b.archRef}@${PENDING_DIGEST}`);
     this.registerOutputs({ digest: this.digest, pinnedRef: this.pinnedRef });
   }
 }

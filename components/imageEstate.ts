@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Plan, PlannedBuild } from "../estate/planner";
+import { BaseLink, Plan } from "../estate/planner";
 import { MirroredImage } from "./mirroredImage";
 import { EstateBuildOptions, IndexSummary, MultiArchImage } from "./multiArchImage";
 
@@ -45,48 +45,29 @@ export class ImageEstate extends pulumi.ComponentResource {
       lastInRepository.set(m.repository, this.mirrors[m.name]);
     }
 
-    const byImage = new Map<string, PlannedBuild[]>();
-    for (const b of plan.builds) byImage.set(b.image, [...(byImage.get(b.image) ?? []), b]);
-    const buildOwner = new Map(plan.builds.map((b) => [b.id, b.image]));
-
-    const baseRefOf = (b: PlannedBuild): pulumi.Input<string> | undefined => {
-      const base = b.base;
-      if (!base) return undefined;
-      switch (base.kind) {
+    // plan.images is in dependency order: every base image exists before its dependents. Each base
+    // link names the image that owns the base build, so no lookup by owner is needed.
+    const baseRefOf = (base: BaseLink | undefined): pulumi.Input<string> | undefined => {
+      switch (base?.kind) {
         case "mirror":
           return this.mirrors[base.mirror].pinnedRef;
         case "external":
           return base.ref;
-        case "build": {
-          const owner = buildOwner.get(base.build) as string;
-          if (owner === b.image) return undefined; // an earlier chain step: wired inside the image
-          const img = this.images[owner];
-          if (!img)
-            throw new pulumi.ResourceError(
-              `build ${b.id}: base ${base.build} is declared later (plan order broken)`,
-              this,
-            );
-          return img.archImages[base.build].pinnedRef;
-        }
+        case "build":
+          return this.images[base.image].archImages[base.build].pinnedRef;
+        default:
+          return undefined; // none, or an earlier chain step: wired inside the image
       }
     };
-
-    // plan.builds is in dependency order, so images appear after their bases.
-    for (const [image, builds] of byImage) {
+    for (const image of plan.images) {
       const baseRefs: Record<string, pulumi.Input<string>> = {};
-      for (const b of builds) {
-        const ref = baseRefOf(b);
+      for (const b of image.builds) {
+        const ref = baseRefOf(b.base);
         if (ref !== undefined) baseRefs[b.id] = ref;
       }
-      this.images[image] = new MultiArchImage(
-        image,
-        {
-          ...buildOptions,
-          image,
-          builds,
-          indexes: plan.indexes.filter((i) => i.image === image),
-          baseRefs,
-        },
+      this.images[image.name] = new MultiArchImage(
+        image.name,
+        { ...buildOptions, image, baseRefs },
         { parent: this },
       );
     }

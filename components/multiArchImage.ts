@@ -1,6 +1,6 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { PlannedBuild, PlannedIndex } from "../estate/planner";
+import { PlannedImage, PlannedIndex } from "../estate/planner";
 import { ArchImage } from "./archImage";
 import { IndexGuard } from "./indexGuard";
 import { ReleaseLock } from "./releaseLock";
@@ -32,17 +32,17 @@ export interface EstateBuildOptions {
 
 /** Arguments of {@link MultiArchImage}. */
 export interface MultiArchImageArgs extends EstateBuildOptions {
-  /** Catalog name of the image. */
-  image: string;
-  /** This image's planned builds, in dependency order (chain steps before the steps built on them). */
-  builds: PlannedBuild[];
-  /** This image's planned indexes: one per tag. */
-  indexes: PlannedIndex[];
+  /**
+   * The planned image (plain: it decides every resource): its builds in dependency order (chain
+   * steps before the steps built on them) and one index per tag.
+   */
+  image: PlannedImage;
   /**
    * Pinned references of bases that live outside this image (other images, mirrors, external refs),
    * by build id. Builds whose base is an earlier chain step of this image are wired internally.
+   * Default none.
    */
-  baseRefs: Readonly<Record<string, pulumi.Input<string>>>;
+  baseRefs?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /**
@@ -64,20 +64,18 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super(MultiArchImage.type, name, {}, opts);
-    if (args.indexes.length === 0) {
-      throw new pulumi.ResourceError(`image ${args.image}: no index to publish`, this);
-    }
+    const { builds, indexes } = args.image;
 
     // One push into this image's repository at a time: distribution 2.x's filesystem storage writes
     // a repository's blob links non-atomically, and two pushes of the same layer (the amd64 and arm64
     // builds share their COPY layers; two tags often share one index) into one repository at once
     // can fail with DIGEST_INVALID. Repositories of different images still build in parallel.
     let previous: pulumi.Resource | undefined;
-    for (const build of args.builds) {
-      let baseRef: pulumi.Input<string> | undefined = args.baseRefs[build.id];
-      if (build.base?.kind === "build" && this.archImages[build.base.build]) {
-        baseRef = this.archImages[build.base.build].pinnedRef;
-      }
+    for (const build of builds) {
+      const baseRef =
+        build.base?.kind === "step"
+          ? this.archImages[build.base.build].pinnedRef
+          : args.baseRefs?.[build.id];
       const arch = new ArchImage(
         build.id,
         {
@@ -96,68 +94,75 @@ export class MultiArchImage extends pulumi.ComponentResource {
       previous = arch;
     }
 
-    const registry = pulumi.output(args.registry);
-    const summaries: pulumi.Output<[string, IndexSummary]>[] = [];
-    for (const index of args.indexes) {
-      const parts = index.builds.map((b) => {
-        const arch = this.archImages[b.build];
-        if (!arch) {
-          throw new pulumi.ResourceError(
-            `index ${index.id}: build ${b.build} is not part of image ${args.image}`,
-            this,
-          );
-        }
-        return { platform: b.platform, ref: arch.pinnedRef, source: arch.indexSource };
-      });
-      const sources = parts.map((p) => p.source);
-      // On protected stacks a published release tag must not move: the lock refuses before the Index.
-      const lock =
-        index.release && args.protectReleases
-          ? new ReleaseLock(index.id, { tag: index.ref, sources }, { parent: this })
-          : undefined;
-      const idx = new dockerBuild.Index(
-        index.id,
-        {
-          tag: index.ref,
-          sources,
-          push: true,
-          registry: {
-            address: registry.address,
-            username: registry.username,
-            password: registry.password,
-          },
-        },
-        // The registry deletes manifests by digest, which untags every tag at that digest (two tags
-        // with identical sources share one): keep registry content when the resource goes.
-        {
-          parent: this,
-          retainOnDelete: true,
-          dependsOn: [...(previous ? [previous] : []), ...(lock ? [lock] : [])],
-        },
-      );
-      this.indexes[index.tag] = idx;
-      this.guards[index.tag] = new IndexGuard(
-        index.id,
-        {
-          tag: index.ref,
-          sources,
-          platforms: parts.map((p) => p.platform),
-          registry: args.registry,
-          caCert: args.caCert,
-        },
-        { parent: this, dependsOn: [idx] },
-      );
-      previous = this.guards[index.tag];
-      summaries.push(
-        pulumi
-          .all([idx.ref, ...parts.map((p) => p.ref)])
-          .apply(([ref, ...refs]): [string, IndexSummary] => [
-            index.tag,
-            { ref, platforms: Object.fromEntries(parts.map((p, i) => [p.platform, refs[i]])) },
-          ]),
-      );
-    }
+    const summaries = indexes.map((index) => {
+      const published = this.publish(index, args, previous);
+      previous = published.guard;
+      return published.summary;
+    });
     this.summary = pulumi.all(summaries).apply((entries) => Object.fromEntries(entries));
     this.registerOutputs({ summary: this.summary });
+  }
+
+  /**
+   * One tag: its Index (after a {@link ReleaseLock} on protected stacks) and the {@link IndexGuard}
+   * that reads it back; after `previous`, so pushes into the repository stay one at a time.
+   */
+  private publish(
+    index: PlannedIndex,
+    args: MultiArchImageArgs,
+    previous: pulumi.Resource | undefined,
+  ): { guard: IndexGuard; summary: pulumi.Output<[string, IndexSummary]> } {
+    // The plan lists only this image's builds in its indexes, and builds come before indexes.
+    const parts = index.builds.map((b) => {
+      const arch = this.archImages[b.build];
+      return { platform: b.platform, ref: arch.pinnedRef, source: arch.indexSource };
+    });
+    const sources = parts.map((p) => p.source);
+    const registry = pulumi.output(args.registry);
+    // On protected stacks a published release tag must not move: the lock refuses before the Index.
+    const lock =
+      index.release && args.protectReleases
+        ? new ReleaseLock(index.id, { tag: index.ref, sources }, { parent: this })
+        : undefined;
+    const idx = new dockerBuild.Index(
+      index.id,
+      {
+        tag: index.ref,
+        sources,
+        push: true,
+        registry: {
+          address: registry.address,
+          username: registry.username,
+          password: registry.password,
+        },
+      },
+      // The registry deletes manifests by digest, which untags every tag at that digest (two tags
+      // with identical sources share one): keep registry content when the resource goes.
+      {
+        parent: this,
+        retainOnDelete: true,
+        dependsOn: [...(previous ? [previous] : []), ...(lock ? [lock] : [])],
+      },
+    );
+    this.indexes[index.tag] = idx;
+    const guard = new IndexGuard(
+      index.id,
+      {
+        tag: index.ref,
+        sources,
+        platforms: parts.map((p) => p.platform),
+        registry: args.registry,
+        caCert: args.caCert,
+      },
+      { parent: this, dependsOn: [idx] },
+    );
+    this.guards[index.tag] = guard;
+    const summary = pulumi
+      .all([idx.ref, ...parts.map((p) => p.ref)])
+      .apply(([ref, ...refs]): [string, IndexSummary] => [
+        index.tag,
+        { ref, platforms: Object.fromEntries(parts.map((p, i) => [p.platform, refs[i]])) },
+      ]);
+    return { guard, summary };
   }
 }

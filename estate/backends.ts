@@ -6,7 +6,7 @@
  */
 import * as path from "path";
 import type { FileSource } from "./files";
-import type { Plan } from "./planner";
+import type { FlatPlan as Plan } from "./planner";
 import { ConfigError, type EstateSettings } from "./settings";
 
 // ---------------------------------------------------------------------------------------------------

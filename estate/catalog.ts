@@ -4,7 +4,8 @@
  * data. It reads no files itself: the caller passes the text.
  */
 import Ajv, { ErrorObject } from "ajv";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
+import { EstateInputError, Problems } from "./problems";
 
 /** Where a build's base image comes from. Exactly one key is set. */
 export interface BaseSpec {
@@ -179,8 +180,11 @@ export const catalogSchema = {
 
 const validate = new Ajv({ allErrors: true }).compile(catalogSchema);
 
-function describe(e: ErrorObject, data: unknown): string {
-  // Name the image (or mirror) by its `name` rather than by index when we can.
+/** A catalog that cannot be read or does not match its schema; the headline names the file. */
+export class CatalogError extends EstateInputError {}
+
+/** The path of a schema error, naming images and mirrors by `name` rather than by index. */
+function pathOf(e: ErrorObject, data: unknown): string {
   const parts = e.instancePath.split("/").slice(1);
   let where = "";
   let node: unknown = data;
@@ -189,24 +193,34 @@ function describe(e: ErrorObject, data: unknown): string {
     const name = (node as { name?: unknown } | undefined)?.name;
     where += /^\d+$/.test(p) ? `[${typeof name === "string" ? name : p}]` : `.${p}`;
   }
+  return where.replace(/^\./, "") || "(top level)";
+}
+
+function messageOf(e: ErrorObject): string {
   const extra =
     e.keyword === "additionalProperties"
       ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")`
       : "";
-  return `${where.replace(/^\./, "") || "(top level)"}: ${e.message}${extra}`;
+  return `${e.message}${extra}`;
 }
 
-/** Parses and validates catalog YAML. Errors name the file and the offending path. */
+/**
+ * Parses and validates catalog YAML, or throws a {@link CatalogError} listing every YAML error
+ * (with its line) or every schema error (with its path), headed by the file.
+ */
 export function parseCatalog(text: string, file: string): Catalog {
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (err) {
-    throw new Error(`${file}: not valid YAML: ${(err as Error).message}`);
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    throw new CatalogError(
+      doc.errors.map((e) => e.message.split("\n")[0]),
+      `${file}: not valid YAML`,
+    );
   }
+  const data: unknown = doc.toJS();
   if (!validate(data)) {
-    const msgs = (validate.errors ?? []).map((e) => `  - ${describe(e, data)}`);
-    throw new Error(`${file}: the catalog does not match its schema:\n${msgs.join("\n")}`);
+    const problems = new Problems();
+    for (const e of validate.errors ?? []) problems.at(pathOf(e, data), messageOf(e));
+    throw new CatalogError([...problems.list], `${file}: the catalog does not match its schema`);
   }
   return data as unknown as Catalog;
 }

@@ -1,5 +1,5 @@
 /** Human views of a plan: text tables for `npm run plan` and a Mermaid graph for the README. */
-import { Plan, PlannedBase } from "./planner";
+import { BaseLink, Plan, allBuilds, allIndexes } from "./planner";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -11,10 +11,12 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-function baseLabel(plan: Plan, base?: PlannedBase): string {
-  if (!base) return "-";
-  switch (base.kind) {
+function baseLabel(base?: BaseLink): string {
+  switch (base?.kind) {
+    case undefined:
+      return "-";
     case "build":
+    case "step":
       return `${base.build} (by digest)`;
     case "mirror":
       return `mirror ${base.mirror}`;
@@ -25,21 +27,23 @@ function baseLabel(plan: Plan, base?: PlannedBase): string {
 
 /** One row per index, then one row per build. */
 export function renderPlan(plan: Plan): string {
-  const builds = new Map(plan.builds.map((b) => [b.id, b]));
-  const indexRows = plan.indexes.map((i) => [
+  const builds = allBuilds(plan);
+  const indexes = allIndexes(plan);
+  const byId = new Map(builds.map((b) => [b.id, b]));
+  const indexRows = indexes.map((i) => [
     i.image,
     i.tag + (i.release ? " (release)" : ""),
     i.builds.map((b) => b.platform).join(", "),
-    i.builds.map((b) => `${b.build}@${builds.get(b.build)?.builder}`).join(", "),
-    [...new Set(i.builds.map((b) => baseLabel(plan, builds.get(b.build)?.base)))].join(", "),
+    i.builds.map((b) => `${b.build}@${byId.get(b.build)?.builder}`).join(", "),
+    [...new Set(i.builds.map((b) => baseLabel(byId.get(b.build)?.base)))].join(", "),
   ]);
-  const buildRows = plan.builds.map((b) => [
+  const buildRows = builds.map((b) => [
     b.id,
     b.platform,
     b.builder,
     b.variants.join(","),
-    baseLabel(plan, b.base),
-    b.archTag.slice(b.archTag.lastIndexOf(":") + 1),
+    baseLabel(b.base),
+    b.archTag,
   ]);
   const mirrorRows = plan.mirrors.map((m) => [
     m.name,
@@ -47,9 +51,9 @@ export function renderPlan(plan: Plan): string {
     m.refs.join(", "),
     m.platforms.join(", "),
   ]);
-  const amd = plan.builds.filter((b) => b.arch === "amd64").length;
+  const amd = builds.filter((b) => b.arch === "amd64").length;
   return [
-    `Registry ${plan.registry}, release ${plan.release || "(none)"}: ${plan.indexes.length} indexes from ${plan.builds.length} builds (${amd} amd64, ${plan.builds.length - amd} other), ${plan.mirrors.length} mirrors.`,
+    `Registry ${plan.registry}, release ${plan.release || "(none)"}: ${indexes.length} indexes from ${builds.length} builds (${amd} amd64, ${builds.length - amd} other), ${plan.mirrors.length} mirrors.`,
     "",
     table(["IMAGE", "TAG", "PLATFORMS", "BUILDS@BUILDER", "BASE"], indexRows),
     "",
@@ -68,12 +72,13 @@ export function renderMermaid(plan: Plan): string {
       `  mirror_${id(m.name)}[("${m.name}<br/>${m.platforms.map((p) => p.split("/")[1]).join(" + ")}")]`,
     );
   }
-  const images = [...new Set(plan.builds.map((b) => b.image))];
-  for (const image of images) {
-    const builds = plan.builds.filter((b) => b.image === image && b.final);
-    const platforms = [...new Set(builds.map((b) => b.arch))].join(" + ");
-    const tags = plan.indexes.filter((i) => i.image === image).length;
-    lines.push(`  ${id(image)}["${image}<br/>${platforms} · ${tags} tag${tags === 1 ? "" : "s"}"]`);
+  for (const image of plan.images) {
+    if (image.builds.length === 0) continue;
+    const platforms = [...new Set(image.builds.filter((b) => b.final).map((b) => b.arch))];
+    const tags = image.indexes.length;
+    lines.push(
+      `  ${id(image.name)}["${image.name}<br/>${platforms.join(" + ")} · ${tags} tag${tags === 1 ? "" : "s"}"]`,
+    );
   }
   for (const e of plan.imageEdges) {
     const from = e.from.startsWith("mirror:") ? `mirror_${id(e.from.slice(7))}` : id(e.from);

@@ -19,7 +19,7 @@ import {
   renderComment,
   scrubCapture,
 } from "../../scripts/preview-comment";
-import type { Plan } from "../../estate/planner";
+import { flatPlan, type FlatPlan as Plan } from "../../estate/planner";
 import {
   ROOT,
   STACK_FILE,
@@ -139,7 +139,7 @@ describe("the local estate, end to end", function () {
       await pulumi(["config", "set", "--secret", "registryPassword"], credentials().password),
       "config set",
     );
-    plan = planForStack("e2e");
+    plan = flatPlan(planForStack("e2e"));
     client = registryClient();
   });
 

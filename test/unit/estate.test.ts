@@ -17,7 +17,7 @@ import {
   settle,
   typeChain,
 } from "./helpers/mocks";
-import type { Plan } from "../../estate/planner";
+import { flatPlan, type FlatPlan } from "../../estate/planner";
 import { plannedBuild } from "./helpers/fixtures";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -41,7 +41,7 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     summary: pulumi.Output<unknown>;
     counts: { builds: number; indexes: number; mirrors: number };
   };
-  let plan: Plan;
+  let plan: FlatPlan;
 
   before(async () => {
     reset();
@@ -69,7 +69,7 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     pulumi.runtime.setAllConfig(all, ["dayu-estate:registryPassword"]);
     program = await import("../../index");
     const { planForStack } = await import("../../scripts/plan");
-    plan = { ...planForStack("dev") };
+    plan = flatPlan(planForStack("dev"));
     await promiseOf(program.summary);
     await settle();
   });
@@ -241,23 +241,25 @@ describe("components under mocks", () => {
     const { MultiArchImage } = await import("../../components/multiArchImage");
     const build = (arch: string) => plannedBuild("app", arch, { buildArgs: { A: "1" } });
     const img = new MultiArchImage("app", {
-      image: "app",
-      builds: [build("amd64"), build("arm64")],
-      indexes: [
-        {
-          id: "app:1",
-          image: "app",
-          variant: "default",
-          tag: "1",
-          ref: "reg.test/ns/app:1",
-          builds: [
-            { platform: "linux/amd64", build: "app/amd64" },
-            { platform: "linux/arm64", build: "app/arm64" },
-          ],
-          release: true,
-        },
-      ],
-      baseRefs: {},
+      image: {
+        name: "app",
+        repository: "reg.test/ns/app",
+        builds: [build("amd64"), build("arm64")],
+        indexes: [
+          {
+            id: "app:1",
+            image: "app",
+            variant: "default",
+            tag: "1",
+            ref: "reg.test/ns/app:1",
+            builds: [
+              { platform: "linux/amd64", build: "app/amd64" },
+              { platform: "linux/arm64", build: "app/arm64" },
+            ],
+            release: true,
+          },
+        ],
+      },
       registry: pulumi.secret({ address: "reg.test", username: "u", password: "p" }),
     });
     const summary = await promiseOf(img.summary);
@@ -277,12 +279,85 @@ describe("components under mocks", () => {
     ]);
   });
 
+  it("wires a chain step's base inside the image: the earlier step's digest", async () => {
+    const { MultiArchImage } = await import("../../components/multiArchImage");
+    const first = plannedBuild("atom", "amd64", {
+      id: "atom/gl/amd64",
+      step: "gl",
+      final: false,
+      base: { kind: "external", ref: `docker.io/library/debian@sha256:${"c".repeat(64)}` },
+    });
+    const last = plannedBuild("atom", "amd64", {
+      id: "atom/app/amd64",
+      step: "app",
+      base: { kind: "step", build: "atom/gl/amd64" },
+    });
+    const img = new MultiArchImage("atom", {
+      image: {
+        name: "atom",
+        repository: "reg.test/ns/atom",
+        builds: [first, last],
+        indexes: [
+          {
+            id: "atom:1",
+            image: "atom",
+            variant: "default",
+            tag: "1",
+            ref: "reg.test/ns/atom:1",
+            builds: [{ platform: "linux/amd64", build: "atom/app/amd64" }],
+            release: false,
+          },
+        ],
+      },
+      baseRefs: { "atom/gl/amd64": `docker.io/library/debian@sha256:${"c".repeat(64)}` },
+      registry: pulumi.secret({ address: "reg.test", username: "u", password: "p" }),
+    });
+    await promiseOf(img.summary);
+    const args = await promiseOf(
+      pulumi.output(img.archImages["atom/app/amd64"].image.buildArgs) as pulumi.Output<
+        Record<string, string>
+      >,
+    );
+    assert.equal(args.BASE_IMAGE, await promiseOf(img.archImages["atom/gl/amd64"].pinnedRef));
+    assert.match(args.BASE_IMAGE, /^reg\.test\/ns\/atom@sha256:[a-f0-9]{64}$/);
+  });
+
+  it("aliases a renamed build's former name on its ArchImage and, inherited, on its Image", async () => {
+    const { ArchImage } = await import("../../components/archImage");
+    const build = plannedBuild("app", "arm64", {
+      id: "app/v2/arm64",
+      formerIds: ["app/v3/arm64"],
+    });
+    const arch = new ArchImage(build.id, {
+      build,
+      registry: { address: "r.test", username: "u", password: "p" },
+    });
+    await promiseOf(arch.digest);
+    const aliasNames = async (r: pulumi.Resource) => {
+      const urns = (r as unknown as { __aliases: pulumi.Input<string>[] }).__aliases;
+      const all = await Promise.all(urns.map((u) => promiseOf(pulumi.output(u))));
+      return all.map((urn) => urn.slice(urn.lastIndexOf("::") + 2));
+    };
+    assert.deepEqual(await aliasNames(arch), ["app/v3/arm64"]);
+    // The Image is named like its ArchImage, so the alias it inherits (computed by the SDK, or by the
+    // engine from the parent's aliases) carries the former name too.
+    const inherited = pulumi.allAliases([], build.id, "docker-build:index:Image", arch, build.id);
+    const urns = await Promise.all(inherited.map((u) => promiseOf(pulumi.output(u))));
+    assert.deepEqual(
+      urns.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)),
+      ["app/v3/arm64"],
+    );
+    assert.match(urns[0], /dayu:estate:ArchImage\$docker-build:index:Image::app\/v3\/arm64$/);
+  });
+
   it("refuses an ArchImage whose planned base was not wired", async () => {
     const { ArchImage } = await import("../../components/archImage");
     assert.throws(
       () =>
         new ArchImage("orphan", {
-          build: plannedBuild("x", "amd64", { base: { kind: "build", build: "y/amd64" } }),
+          build: plannedBuild("x", "amd64", {
+            base: { kind: "build", image: "y", build: "y/amd64" },
+          }),
           registry: { address: "r.test", username: "u", password: "p" },
         }),
       /build x\/amd64: the plan gives it a base but no baseRef was passed/,

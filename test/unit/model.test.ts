@@ -93,7 +93,7 @@ describe("catalog schema", () => {
       "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [linux/amd64]\n    tags: [t]\n    dockerfle: x\n";
     assert.throws(
       () => parseCatalog(yaml, "estate.yaml"),
-      /estate\.yaml: the catalog does not match its schema:\n {2}- images\[a\]: must NOT have additional properties \("dockerfle"\)/,
+      /estate\.yaml: the catalog does not match its schema \(1 problem\):\n {2}- images\[a\]: must NOT have additional properties \("dockerfle"\)/,
     );
   });
 

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Catalog, parseCatalog } from "../../estate/catalog";
 import { diskFiles, memoryFiles } from "../../estate/files";
-import { Plan, PlanError, PlanOptions, planEstate } from "../../estate/planner";
+import { FlatPlan, PlanError, PlanOptions, flatPlan, planEstate } from "../../estate/planner";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BUILDERS = [
@@ -12,7 +12,7 @@ const BUILDERS = [
 ];
 const PIN = (n: string) => `docker.io/library/${n}@sha256:${"a".repeat(64)}`;
 
-function dayuPlan(overrides: Partial<PlanOptions> = {}): Plan {
+function dayuPlan(overrides: Partial<PlanOptions> = {}): FlatPlan {
   const catalog = parseCatalog(
     fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8"),
     "estate.yaml",
@@ -20,15 +20,17 @@ function dayuPlan(overrides: Partial<PlanOptions> = {}): Plan {
   const mirrorSources = Object.fromEntries(
     (catalog.mirrors ?? []).map((m) => [m.name, PIN(m.name)]),
   );
-  return planEstate(catalog, {
-    catalogDir: ROOT,
-    registry: "registry.example.test:5000",
-    release: "v1.3",
-    builders: BUILDERS,
-    mirrorSources,
-    files: diskFiles,
-    ...overrides,
-  });
+  return flatPlan(
+    planEstate(catalog, {
+      catalogDir: ROOT,
+      registry: "registry.example.test:5000",
+      release: "v1.3",
+      builders: BUILDERS,
+      mirrorSources,
+      files: diskFiles,
+      ...overrides,
+    }),
+  );
 }
 
 const DF = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN true\n";
@@ -59,13 +61,15 @@ function small(mutate: (c: Catalog) => void = () => {}, files: Record<string, st
   mutate(catalog);
   const fsys = memoryFiles({ "/c/base/Dockerfile": DF, "/c/app/Dockerfile": DF, ...files });
   return () =>
-    planEstate(catalog, {
-      catalogDir: "/c",
-      registry: "reg.test:5000",
-      release: "1.0",
-      builders: BUILDERS,
-      files: fsys,
-    });
+    flatPlan(
+      planEstate(catalog, {
+        catalogDir: "/c",
+        registry: "reg.test:5000",
+        release: "1.0",
+        builders: BUILDERS,
+        files: fsys,
+      }),
+    );
 }
 
 function problems(run: () => unknown): string[] {
@@ -146,9 +150,9 @@ describe("planner on the Dayu catalog", () => {
 
   it("gives a dependent its base as the same-platform, same-variant build of the base", () => {
     const b = plan.builds.find((x) => x.id === "car-detection/jp5/arm64");
-    assert.deepEqual(b?.base, { kind: "build", build: "dayubase/jp5/arm64" });
+    assert.deepEqual(b?.base, { kind: "build", image: "dayubase", build: "dayubase/jp5/arm64" });
     const d = plan.builds.find((x) => x.id === "datasource/arm64");
-    assert.deepEqual(d?.base, { kind: "build", build: "rtsp-server/arm64" });
+    assert.deepEqual(d?.base, { kind: "build", image: "rtsp-server", build: "rtsp-server/arm64" });
     const f = plan.builds.find((x) => x.id === "frontend/amd64");
     assert.deepEqual(f?.base, { kind: "mirror", mirror: "node" });
   });
@@ -390,7 +394,7 @@ describe("planner validation", () => {
       planEstate(cat, { ...opts, allowUnpinnedMirrors: true }).mirrors[0].source,
       "docker.io/library/redis:7",
     );
-    const pinned = planEstate(cat, { ...opts, mirrorSources: { redis: PIN("redis") } });
+    const pinned = flatPlan(planEstate(cat, { ...opts, mirrorSources: { redis: PIN("redis") } }));
     assert.equal(pinned.mirrors[0].source, PIN("redis"));
     assert.deepEqual(pinned.builds[0].base, { kind: "mirror", mirror: "redis" });
   });
@@ -463,10 +467,12 @@ describe("planner: variants", () => {
     })();
     assert.deepEqual(p.builds.find((b) => b.id === "app/v2/arm64")?.base, {
       kind: "build",
+      image: "base",
       build: "base/v2/arm64",
     });
     assert.deepEqual(p.builds.find((b) => b.id === "app/arm64")?.base, {
       kind: "build",
+      image: "base",
       build: "base/arm64",
     });
   });
@@ -499,13 +505,15 @@ describe("planner: Atom-style chains", () => {
     return c;
   };
   const run = (c: Catalog, extra: Record<string, string> = {}) =>
-    planEstate(c, {
-      catalogDir: "/c",
-      registry: "reg.test",
-      release: "",
-      builders: BUILDERS,
-      files: memoryFiles({ ...chainFiles, ...extra }),
-    });
+    flatPlan(
+      planEstate(c, {
+        catalogDir: "/c",
+        registry: "reg.test",
+        release: "",
+        builders: BUILDERS,
+        files: memoryFiles({ ...chainFiles, ...extra }),
+      }),
+    );
 
   it("builds the steps in numeric order, each on top of the previous one, per platform", () => {
     const p = run(chainCatalog());
@@ -518,8 +526,8 @@ describe("planner: Atom-style chains", () => {
       kind: "external",
       ref: `docker.io/library/debian@sha256:${"c".repeat(64)}`,
     });
-    assert.deepEqual(amd[1].base, { kind: "build", build: "atom/first/amd64" });
-    assert.deepEqual(amd[2].base, { kind: "build", build: "atom/base/amd64" });
+    assert.deepEqual(amd[1].base, { kind: "step", build: "atom/first/amd64" });
+    assert.deepEqual(amd[2].base, { kind: "step", build: "atom/base/amd64" });
     assert.deepEqual(
       amd.map((b) => b.final),
       [false, false, true],
@@ -528,8 +536,8 @@ describe("planner: Atom-style chains", () => {
       { platform: "linux/amd64", build: "atom/graphics/amd64" },
       { platform: "linux/arm64", build: "atom/graphics/arm64" },
     ]);
-    assert.equal(amd[0].archTag, "reg.test/er/atom:base-stock-first-amd64");
-    assert.equal(amd[2].archTag, "reg.test/er/atom:base-stock-amd64");
+    assert.equal(amd[0].archRef, "reg.test/er/atom:base-stock-first-amd64");
+    assert.equal(amd[2].archRef, "reg.test/er/atom:base-stock-amd64");
   });
 
   it("turns <descriptor>-<platform>-args files into build args (aarch64 means arm64)", () => {

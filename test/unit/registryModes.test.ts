@@ -18,7 +18,7 @@ import {
   registryEnv,
   repositoryPlan,
 } from "../../estate/backends";
-import type { Plan, PlannedBuild, PlannedIndex } from "../../estate/planner";
+import type { FlatPlan as Plan, PlannedBuild, PlannedIndex } from "../../estate/planner";
 import {
   ECR_TEST_PASSWORD,
   calls,

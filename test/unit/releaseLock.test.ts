@@ -69,10 +69,12 @@ describe("release lock", () => {
     const registry = pulumi.secret({ address: "reg.test", username: "u", password: "p" });
     const make = (name: string, protectReleases: boolean) =>
       new MultiArchImage(name, {
-        image: "app",
-        builds: [build],
-        indexes: [index("v1.3", true), index("latest", false)],
-        baseRefs: {},
+        image: {
+          name: "app",
+          repository: "reg.test/ns/app",
+          builds: [build],
+          indexes: [index("v1.3", true), index("latest", false)],
+        },
         registry,
         protectReleases,
       });

@@ -1,0 +1,53 @@
+/** Planner stage: an image's indexes, one per (variant, tag), each joining its variant's final builds. */
+import { ImageDef } from "../catalog";
+import { Problems } from "../problems";
+import { PlanInputs } from "./inputs";
+import { releaseTag } from "./refs";
+import { DEFAULT_VARIANT, PlannedIndex } from "./types";
+
+/** One index tag of a variant; those made from `${release}` are release tags. */
+export interface VariantTag {
+  tag: string;
+  release: boolean;
+}
+
+/** A variant's index tags: the image's tags (release substituted) with the variant's suffix. */
+export function variantTags(
+  img: ImageDef,
+  variant: string,
+  { variants, opts }: PlanInputs,
+  problems: Problems,
+): VariantTag[] {
+  const suffix = variant === DEFAULT_VARIANT ? "" : (variants.get(variant)?.tagSuffix ?? "");
+  return img.tags.map((t) => ({
+    tag: releaseTag(t, opts.release, `image "${img.name}"`, problems) + suffix,
+    release: t.includes("${release}"),
+  }));
+}
+
+/**
+ * The indexes of an image, variant by variant. `finalBuild(variant, platform)` is the id of the build
+ * the variant's index lists for the platform (undefined when that build could not be planned).
+ */
+export function planIndexes(
+  img: ImageDef,
+  repository: string,
+  variants: readonly string[],
+  tagsOf: (variant: string) => VariantTag[],
+  finalBuild: (variant: string, platform: string) => string | undefined,
+): PlannedIndex[] {
+  return variants.flatMap((variant) =>
+    tagsOf(variant).map(({ tag, release }) => ({
+      id: `${img.name}:${tag}`,
+      image: img.name,
+      variant,
+      tag,
+      ref: `${repository}:${tag}`,
+      builds: img.platforms.flatMap((platform) => {
+        const build = finalBuild(variant, platform);
+        return build === undefined ? [] : [{ platform, build }];
+      }),
+      release,
+    })),
+  );
+}
