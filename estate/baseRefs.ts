@@ -1,0 +1,151 @@
+/**
+ * Matches an image reference read from a Dockerfile (see `estate/dockerfile`) to what the estate
+ * builds or mirrors, so the planner can pin it with a named context: `dayuhub/dayubase:latest-jp5`,
+ * `docker.io/dayuhub/dayubase:latest-jp5` and `<registry>/[<prefix>/]dayuhub/dayubase:latest-jp5` all
+ * name the jp5 variant of the estate image `dayubase`. A mirror matches by its repository in the
+ * private registry (or at docker.io, where Dayu's `${REG}` default points) or by its upstream source.
+ * Pure.
+ */
+import { ExternalReference } from "./dockerfile";
+import { Problems } from "./problems";
+import { parseReference, ParsedReference } from "./reference";
+
+/** The estate's names, as the matcher needs them. */
+export interface EstateNames {
+  /** Private registry address, e.g. `registry.dayu.test:5443`. */
+  registry: string;
+  /** Prefix of every private repository (the stack's `repositoryPrefix`). Default: none. */
+  repositoryPrefix?: string;
+  /** Catalog namespace: the default repository is `<namespace>/<name>`. */
+  namespace: string;
+  images: {
+    name: string;
+    /** Repository without the stack prefix. Default: `<namespace>/<name>`. */
+    repository?: string;
+    /** The image's tags for the default variant, `${release}` already replaced, e.g. `["latest"]`. */
+    tags: string[];
+    /** The variants the image publishes: each adds `<tag><tagSuffix>` for every tag. */
+    variants?: { name: string; tagSuffix: string }[];
+  }[];
+  mirrors?: {
+    name: string;
+    /** Upstream reference, e.g. `docker.io/library/node:20`. */
+    source: string;
+    /** Repository in the private registry, e.g. `node`. */
+    repository: string;
+    tags: string[];
+  }[];
+}
+
+/** What a reference names. */
+export type RefMatch =
+  | { kind: "image"; image: string; variant: string }
+  | { kind: "mirror"; mirror: string }
+  /** Not the estate's: `pinned` when it carries a digest. */
+  | { kind: "external"; ref: string; pinned: boolean }
+  /** It names an estate image or mirror by repository, but with a tag the estate does not push. */
+  | { kind: "unknown-tag"; of: "image" | "mirror"; name: string; tag: string; known: string[] };
+
+/** The default variant's name (the planner's `DEFAULT_VARIANT`). */
+const DEFAULT = "default";
+
+/** Repository paths a private repository is known by: with the stack prefix, and without it. */
+function privateRepository(parsed: ParsedReference, names: EstateNames): string | undefined {
+  if (parsed.registry === "docker.io") return parsed.repository.replace(/^library\//, "");
+  if (parsed.registry !== names.registry) return undefined;
+  const prefix = names.repositoryPrefix ? `${names.repositoryPrefix}/` : "";
+  return prefix && parsed.repository.startsWith(prefix)
+    ? parsed.repository.slice(prefix.length)
+    : parsed.repository;
+}
+
+/** The variant an image tag selects, or undefined. */
+function variantOfTag(image: EstateNames["images"][number], tag: string): string | undefined {
+  if (image.tags.includes(tag)) return DEFAULT;
+  for (const v of image.variants ?? []) {
+    if (image.tags.some((t) => `${t}${v.tagSuffix}` === tag)) return v.name;
+  }
+  return undefined;
+}
+
+/** Every tag an image publishes, for messages. */
+function tagsOf(image: EstateNames["images"][number]): string[] {
+  const suffixes = ["", ...(image.variants ?? []).map((v) => v.tagSuffix)];
+  return suffixes.flatMap((s) => image.tags.map((t) => `${t}${s}`));
+}
+
+/**
+ * Matches one reference. A reference without a tag means `latest`, as Docker reads it. Throws with
+ * the reference named when it is not a valid reference (see {@link matchReferences} for collection).
+ */
+export function matchReference(ref: string, names: EstateNames): RefMatch {
+  const parsed = parseReference(ref);
+  const tag = parsed.tag ?? (parsed.digest ? undefined : "latest");
+  const repo = privateRepository(parsed, names);
+  if (repo !== undefined) {
+    const image = names.images.find(
+      (i) => (i.repository ?? `${names.namespace}/${i.name}`) === repo,
+    );
+    if (image) {
+      const variant = tag === undefined ? DEFAULT : variantOfTag(image, tag);
+      if (variant !== undefined) return { kind: "image", image: image.name, variant };
+      const known = tagsOf(image);
+      return { kind: "unknown-tag", of: "image", name: image.name, tag: tag as string, known };
+    }
+    const mirror = names.mirrors?.find((m) => m.repository === repo);
+    if (mirror) {
+      if (tag === undefined || mirror.tags.includes(tag))
+        return { kind: "mirror", mirror: mirror.name };
+      // At docker.io the same path may just be the upstream image at another tag.
+      if (parsed.registry === names.registry) {
+        return { kind: "unknown-tag", of: "mirror", name: mirror.name, tag, known: mirror.tags };
+      }
+    }
+  }
+  for (const m of names.mirrors ?? []) {
+    const source = parseReference(m.source);
+    const sameRepo = source.registry === parsed.registry && source.repository === parsed.repository;
+    const sameTag = (source.tag ?? "latest") === tag || (tag === undefined && !!parsed.digest);
+    if (
+      sameRepo &&
+      sameTag &&
+      (!parsed.digest || !source.digest || parsed.digest === source.digest)
+    ) {
+      return { kind: "mirror", mirror: m.name };
+    }
+  }
+  return { kind: "external", ref, pinned: parsed.digest !== undefined };
+}
+
+/** A Dockerfile reference with what it names. */
+export type MatchedReference = ExternalReference & { match: RefMatch };
+
+/**
+ * Matches the references a build uses (`used`; the `syntax` frontend included). Invalid references
+ * and estate names with an unknown tag are reported at their `file:line`; they are left out.
+ */
+export function matchReferences(
+  refs: readonly ExternalReference[],
+  names: EstateNames,
+  problems: Problems,
+): MatchedReference[] {
+  const out: MatchedReference[] = [];
+  for (const r of refs.filter((x) => x.used)) {
+    let match: RefMatch;
+    try {
+      match = matchReference(r.ref, names);
+    } catch (err) {
+      problems.at(r.where, `${(err as Error).message} (written "${r.raw}")`);
+      continue;
+    }
+    if (match.kind === "unknown-tag") {
+      problems.at(
+        r.where,
+        `"${r.ref}" names estate ${match.of} "${match.name}" with tag "${match.tag}", which the estate does not push (its tags: ${match.known.join(", ")})`,
+      );
+      continue;
+    }
+    out.push({ ...r, match });
+  }
+  return out;
+}

@@ -1,0 +1,123 @@
+import { strict as assert } from "assert";
+import { EstateNames, matchReference, matchReferences, RefMatch } from "../../estate/baseRefs";
+import { ExternalReference } from "../../estate/dockerfile";
+import { Problems } from "../../estate/problems";
+
+const DIGEST = `sha256:${"b".repeat(64)}`;
+const jp = ["jp4", "jp5", "jp6"].map((n) => ({ name: n, tagSuffix: `-${n}` }));
+const names: EstateNames = {
+  registry: "registry.dayu.test:5443",
+  repositoryPrefix: "e2e",
+  namespace: "dayuhub",
+  images: [
+    { name: "dayubase", tags: ["latest"], variants: jp },
+    { name: "car-detection", tags: ["v1.3"], variants: jp },
+    { name: "rtsp-server", tags: ["latest"] },
+    { name: "atom", repository: "atom/stock", tags: ["v1"] },
+  ],
+  mirrors: [
+    { name: "node", source: "docker.io/library/node:20", repository: "node", tags: ["20"] },
+    {
+      name: "ultralytics-jp5",
+      source: "docker.io/ultralytics/ultralytics:latest-jetson-jetpack5",
+      repository: "ultralytics/ultralytics",
+      tags: ["latest-jetson-jetpack5"],
+    },
+  ],
+};
+
+describe("matching Dockerfile references to the estate", () => {
+  const img = (image: string, variant = "default"): RefMatch => ({ kind: "image", image, variant });
+  const mirror = (m: string): RefMatch => ({ kind: "mirror", mirror: m });
+  const ext = (ref: string, pinned = false): RefMatch => ({ kind: "external", ref, pinned });
+  const table: [string, RefMatch][] = [
+    ["docker.io/dayuhub/dayubase:latest-jp5", img("dayubase", "jp5")],
+    ["dayuhub/dayubase:latest-jp5", img("dayubase", "jp5")],
+    ["dayuhub/dayubase:latest", img("dayubase")],
+    ["dayuhub/dayubase", img("dayubase")],
+    ["registry.dayu.test:5443/dayuhub/dayubase:latest-jp4", img("dayubase", "jp4")],
+    ["registry.dayu.test:5443/e2e/dayuhub/dayubase:latest", img("dayubase")],
+    ["registry.dayu.test:5443/e2e/dayuhub/rtsp-server", img("rtsp-server")],
+    ["dayuhub/car-detection:v1.3-jp6", img("car-detection", "jp6")],
+    [`dayuhub/dayubase@${DIGEST}`, img("dayubase")],
+    [`dayuhub/dayubase:latest-jp6@${DIGEST}`, img("dayubase", "jp6")],
+    ["registry.dayu.test:5443/atom/stock:v1", img("atom")],
+    ["docker.io/atom/stock:v1", img("atom")],
+    // Mirrors: by their private repository, at docker.io, or by their upstream source.
+    ["registry.dayu.test:5443/node:20", mirror("node")],
+    ["registry.dayu.test:5443/e2e/node:20", mirror("node")],
+    ["node:20", mirror("node")],
+    ["docker.io/library/node:20", mirror("node")],
+    ["ultralytics/ultralytics:latest-jetson-jetpack5", mirror("ultralytics-jp5")],
+    // External: other registries, other repositories, the upstream at another tag.
+    ["node:18", ext("node:18")],
+    [
+      "other.example.invalid:5000/dayuhub/dayubase:latest",
+      ext("other.example.invalid:5000/dayuhub/dayubase:latest"),
+    ],
+    ["dayubase:latest", ext("dayubase:latest")],
+    [
+      "docker.io/yuefan2022/tensorrt-ubuntu20.04-cuda11.6:latest",
+      ext("docker.io/yuefan2022/tensorrt-ubuntu20.04-cuda11.6:latest"),
+    ],
+    [`python@${DIGEST}`, ext(`python@${DIGEST}`, true)],
+    ["docker/dockerfile:1", ext("docker/dockerfile:1")],
+  ];
+  for (const [ref, want] of table) {
+    it(`${ref} → ${JSON.stringify(want)}`, () =>
+      assert.deepEqual(matchReference(ref, names), want));
+  }
+
+  it("an estate image or mirror with a tag the estate does not push is an unknown tag", () => {
+    assert.deepEqual(matchReference("dayuhub/dayubase:latest-jp7", names), {
+      kind: "unknown-tag",
+      of: "image",
+      name: "dayubase",
+      tag: "latest-jp7",
+      known: ["latest", "latest-jp4", "latest-jp5", "latest-jp6"],
+    });
+    assert.equal(matchReference("dayuhub/car-detection", names).kind, "unknown-tag");
+    assert.deepEqual(matchReference("registry.dayu.test:5443/node:18", names), {
+      kind: "unknown-tag",
+      of: "mirror",
+      name: "node",
+      tag: "18",
+      known: ["20"],
+    });
+  });
+});
+
+describe("matching a build's references, with problems at file:line", () => {
+  const ref = (r: string, line: number, used = true): ExternalReference => ({
+    ref: r,
+    raw: r,
+    kind: "from",
+    where: `build/x.Dockerfile:${line}`,
+    line,
+    stage: 0,
+    used,
+  });
+  it("matches the used references and reports unknown tags and invalid references", () => {
+    const problems = new Problems();
+    const out = matchReferences(
+      [
+        ref("docker.io/dayuhub/dayubase:latest-jp5", 3),
+        ref("dayuhub/dayubase:latest-jp9", 4),
+        ref("Bad/Ref", 5),
+        ref("dayuhub/dayubase:nope", 6, false),
+      ],
+      names,
+      problems,
+    );
+    assert.deepEqual(
+      out.map((o) => [o.line, o.match]),
+      [[3, { kind: "image", image: "dayubase", variant: "jp5" }]],
+    );
+    assert.equal(problems.list.length, 2);
+    assert.match(
+      problems.list[0],
+      /^build\/x\.Dockerfile:4: "dayuhub\/dayubase:latest-jp9" names estate image "dayubase" with tag "latest-jp9", which the estate does not push \(its tags: latest, latest-jp4, latest-jp5, latest-jp6\)$/,
+    );
+    assert.match(problems.list[1], /^build\/x\.Dockerfile:5: reference "Bad\/Ref": .*lowercase/);
+  });
+});
