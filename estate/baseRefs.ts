@@ -6,6 +6,7 @@
  * private registry (or at docker.io, where Dayu's `${REG}` default points) or by its upstream source.
  * Pure.
  */
+import { Catalog } from "./catalog";
 import { ExternalReference } from "./dockerfile";
 import { Problems } from "./problems";
 import { parseReference, ParsedReference } from "./reference";
@@ -148,4 +149,36 @@ export function matchReferences(
     out.push({ ...r, match });
   }
   return out;
+}
+
+/**
+ * The names a catalog gives the estate, for {@link matchReference}: `${release}` in tags replaced.
+ * `registry` and `repositoryPrefix` are the stack's.
+ */
+export function estateNames(
+  catalog: Catalog,
+  registry: string,
+  release: string,
+  repositoryPrefix?: string,
+): EstateNames {
+  const suffixes = new Map((catalog.variants ?? []).map((v) => [v.name, v.tagSuffix]));
+  return {
+    registry,
+    repositoryPrefix,
+    namespace: catalog.namespace,
+    images: catalog.images.map((i) => ({
+      name: i.name,
+      repository: i.repository,
+      tags: i.tags.map((t) => t.split("${release}").join(release)),
+      variants: (i.variants ?? [])
+        .filter((v) => suffixes.has(v))
+        .map((v) => ({ name: v, tagSuffix: suffixes.get(v) as string })),
+    })),
+    mirrors: (catalog.mirrors ?? []).map((m) => ({
+      name: m.name,
+      source: m.source,
+      repository: m.repository,
+      tags: m.tags,
+    })),
+  };
 }
