@@ -91,6 +91,7 @@ function platformArgs(
   return [
     [`${prefix}PLATFORM`, platform],
     [`${prefix}OS`, os ?? ""],
+    [`${prefix}OSVERSION`, ""],
     [`${prefix}ARCH`, arch ?? ""],
     [`${prefix}VARIANT`, variant ?? ""],
   ];
@@ -129,13 +130,18 @@ export function globalScope(
   opts: ResolveOptions,
   fail: (line: number, message: string) => void,
 ): { env: Map<string, string>; declared: Map<string, string[]>; firstFrom: number } {
-  const env = new Map<string, string>([
+  const buildArgs = opts.buildArgs ?? {};
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(buildArgs, k);
+  // The automatic args are in the global scope without an ARG (BuildKit's `defaultArgs`); a build
+  // arg of the same name wins.
+  const automatic: [string, string][] = [
     ...platformArgs("TARGET", opts.platform),
     ...platformArgs("BUILD", opts.buildPlatform ?? opts.platform),
-  ]);
+    ["TARGETSTAGE", opts.target ?? "default"],
+  ];
+  const env = new Map(automatic.map(([k, v]) => [k, has(k) ? buildArgs[k] : v]));
   /** Global ARG name → the names its default reads. */
   const declared = new Map<string, string[]>();
-  const buildArgs = opts.buildArgs ?? {};
   let i = 0;
   for (; i < parsed.instructions.length; i++) {
     const ins = parsed.instructions[i];
@@ -206,8 +212,12 @@ export function readStages(
 ): StageState[] {
   const states: StageState[] = [];
   const where = (line: number) => `${opts.file}:${line}`;
-  const findStage = (name: string, before: number): number =>
-    states.findIndex((s, i) => i < before && s.stage.name === name.toLowerCase());
+  // `--from=` and `from=` may name any stage, later ones too (BuildKit registers every stage first).
+  const names = stageNames(parsed);
+  const stagesByName: StageLookup = {
+    find: (name) => names.indexOf(name.toLowerCase()),
+    count: names.length,
+  };
   for (const ins of parsed.instructions.slice(global.firstFrom)) {
     const words = splitWords(ins.args, parsed.escape);
     if (ins.keyword === "FROM") {
@@ -232,9 +242,9 @@ export function readStages(
         else st.envs.set(key, expandOr(value, scope(st), parsed.escape, ins, fail));
       }
     } else if (ins.keyword === "COPY" || ins.keyword === "ADD") {
-      readCopy(ins, words, st, findStage, parsed.escape, where, fail);
+      readCopy(ins, words, st, stagesByName, parsed.escape, where, fail);
     } else if (ins.keyword === "RUN") {
-      readMounts(ins, words, st, findStage, parsed.escape, where, fail);
+      readMounts(ins, words, st, stagesByName, parsed.escape, where, fail);
     }
   }
   return states;
@@ -275,7 +285,9 @@ function readFrom(
   const platform = platformFlag && expandOr(platformFlag.value, globalEnv, escape, ins, fail);
   // FROM sees only the global scope: build args over global ARG defaults, and the platform args.
   const image = expandOr(rest[0], globalEnv, escape, ins, fail);
-  const parentIndex = states.findIndex((s) => s.stage.name === image.toLowerCase());
+  // A FROM names an earlier stage only by its exact (lower-case) name: BuildKit looks the expanded
+  // base name up as written, so `FROM Build` is an image reference, not the stage `build`.
+  const parentIndex = states.findIndex((s) => s.stage.name === image);
   if (image === "") fail(ins.line, `base name (${rest[0]}) should not be blank`);
   else if (image.toLowerCase() === "scratch") stage.parent = { scratch: true };
   else if (parentIndex >= 0) {
@@ -291,25 +303,53 @@ function readFrom(
   return st;
 }
 
-/** Resolves a `--from=` / `from=` value: a stage (by name or earlier index) or an external image. */
+/** Stages by lower-case name, and how many there are. */
+interface StageLookup {
+  find(name: string): number;
+  count: number;
+}
+
+/** Lower-case stage names by index (undefined for unnamed stages), read before any stage. */
+function stageNames(parsed: ParsedDockerfile): (string | undefined)[] {
+  return parsed.instructions
+    .filter((i) => i.keyword === "FROM")
+    .map((i) => {
+      const rest = flags(splitWords(i.args, parsed.escape)).rest;
+      return rest.length === 3 && rest[1].toLowerCase() === "as"
+        ? rest[2].toLowerCase()
+        : undefined;
+    });
+}
+
+/**
+ * Resolves a `--from=` / `from=` value: a stage (by name or index) or an external image. BuildKit
+ * does not expand variables there ("define a new stage with FROM using ARG from global scope"), so
+ * a value with a variable is refused, as BuildKit does.
+ */
 function fromTarget(
   value: string,
   st: StageState,
-  findStage: (name: string, before: number) => number,
-  line: number,
+  stagesByName: StageLookup,
+  ins: Instruction,
   fail: (line: number, message: string) => void,
 ): number | string | undefined {
-  const self = st.stage.index;
-  if (/^\d+$/.test(value)) {
-    const n = Number(value);
-    if (n >= self) fail(line, `--from=${value} does not name an earlier stage`);
-    return n < self ? n : undefined;
-  }
-  if (st.stage.name === value.toLowerCase()) {
-    fail(line, `stage "${value}" cannot copy from itself`);
+  if (/\$./.test(value)) {
+    fail(
+      ins.line,
+      `${ins.keyword} from "${value}": variable expansion is not supported there; name a stage whose FROM uses a global ARG instead`,
+    );
     return undefined;
   }
-  const n = findStage(value, self);
+  const numeric = /^\d+$/.test(value);
+  const n = numeric ? Number(value) : stagesByName.find(value);
+  if (numeric && n >= stagesByName.count) {
+    fail(ins.line, `invalid stage index ${value}`);
+    return undefined;
+  }
+  if (n === st.stage.index) {
+    fail(ins.line, `circular dependency: stage ${value} reads from itself`);
+    return undefined;
+  }
   return n >= 0 ? n : value;
 }
 
@@ -334,7 +374,7 @@ function readCopy(
   ins: Instruction,
   words: string[],
   st: StageState,
-  findStage: (name: string, before: number) => number,
+  stagesByName: StageLookup,
   escape: string,
   where: (line: number) => string,
   fail: (line: number, message: string) => void,
@@ -342,15 +382,8 @@ function readCopy(
   const { flags: fl, rest } = flags(words);
   const from = fl.find((f) => f.name === "from");
   if (from) {
-    const value = expandOr(from.value, scope(st), escape, ins, fail);
-    dependOn(
-      st,
-      fromTarget(value, st, findStage, ins.line, fail),
-      "copy",
-      from.value,
-      where,
-      ins.line,
-    );
+    const target = fromTarget(from.value, st, stagesByName, ins, fail);
+    dependOn(st, target, "copy", from.value, where, ins.line);
     return;
   }
   let items: string[] = rest;
@@ -391,7 +424,7 @@ function readMounts(
   ins: Instruction,
   words: string[],
   st: StageState,
-  findStage: (name: string, before: number) => number,
+  stagesByName: StageLookup,
   escape: string,
   where: (line: number) => string,
   fail: (line: number, message: string) => void,
@@ -401,13 +434,15 @@ function readMounts(
     for (const field of f.value.split(",")) {
       const eq = field.indexOf("=");
       const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
-      opts.set(key, expandOr(eq < 0 ? "" : field.slice(eq + 1), scope(st), escape, ins, fail));
+      const value = eq < 0 ? "" : field.slice(eq + 1);
+      // Every option but `from` is expanded with the stage's scope (see fromTarget).
+      opts.set(key, key === "from" ? value : expandOr(value, scope(st), escape, ins, fail));
     }
     const type = opts.get("type") ?? "bind";
     if (type !== "bind" && type !== "cache") continue;
     const from = opts.get("from");
     if (from !== undefined && from !== "") {
-      const target = fromTarget(from, st, findStage, ins.line, fail);
+      const target = fromTarget(from, st, stagesByName, ins, fail);
       dependOn(st, target, "mount", from, where, ins.line);
     } else if (type === "bind") {
       const source = opts.get("source") ?? opts.get("src") ?? ".";
@@ -422,13 +457,25 @@ function readMounts(
   }
 }
 
-/** The target stage and every stage it depends on, transitively. */
-export function reachingStages(stages: ResolvedStage[], final: number): Set<number> {
+/**
+ * The target stage and every stage it depends on, transitively; `onCycle` hears of a stage that
+ * depends on itself through others (BuildKit refuses it: "circular dependency detected").
+ */
+export function reachingStages(
+  stages: ResolvedStage[],
+  final: number,
+  onCycle: (stage: ResolvedStage) => void = () => undefined,
+): Set<number> {
   const seen = new Set<number>();
+  const open = new Set<number>();
   const visit = (i: number) => {
-    if (seen.has(i) || !stages[i]) return;
+    if (!stages[i]) return;
+    if (open.has(i)) onCycle(stages[i]);
+    if (seen.has(i)) return;
     seen.add(i);
+    open.add(i);
     stages[i].dependsOn.forEach(visit);
+    open.delete(i);
   };
   visit(final);
   return seen;
@@ -471,7 +518,9 @@ export function resolveDockerfile(text: string, opts: ResolveOptions): ResolvedD
     finalStage = stages.findIndex((s) => s.name === opts.target?.toLowerCase());
     if (finalStage < 0) fail(1, `target stage "${opts.target}" is not defined`);
   }
-  const reach = reachingStages(stages, finalStage);
+  const reach = reachingStages(stages, finalStage, (s) =>
+    fail(s.line, `circular dependency detected on stage ${s.name ?? s.index}`),
+  );
   const references: ExternalReference[] = [];
   const syntax = parsed.directives.syntax;
   if (syntax) {
