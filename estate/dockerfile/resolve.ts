@@ -293,7 +293,9 @@ function readFrom(
   else if (parentIndex >= 0) {
     stage.parent = { stage: parentIndex };
     stage.dependsOn.push(parentIndex);
+    // A child stage starts from its parent's state: its ENVs and, in BuildKit, its ARG values too.
     states[parentIndex].envs.forEach((v, k) => st.envs.set(k, v));
+    states[parentIndex].args.forEach((v, k) => st.args.set(k, v));
   } else {
     stage.parent = { image };
     const where = `${opts.file}:${ins.line}`;

@@ -363,6 +363,13 @@ describe("Dockerfile context sources", () => {
       ["y"],
     );
   });
+  it("a child stage sees its parent stage's ARG values (BuildKit carries the state over)", () => {
+    const r = resolveDockerfile("FROM a AS p\nARG X=parent\nFROM p\nCOPY $X /", { file: "D" });
+    assert.deepEqual(
+      r.sources.map((s) => s.path),
+      ["parent"],
+    );
+  });
   it("ENV wins over an ARG of the same name and is inherited by a child stage", () => {
     const r = resolveDockerfile("FROM a AS p\nENV D=from-env\nFROM p\nARG D=from-arg\nCOPY $D /", {
       file: "D",
