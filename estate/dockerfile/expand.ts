@@ -1,7 +1,8 @@
 /**
  * BuildKit's word expansion (its `shell.Lex`), as far as Dockerfiles use it: `$VAR`, `${VAR}`,
  * `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`, `${VAR:?msg}`, `${VAR?msg}`,
- * `${VAR#pat}`, `${VAR##pat}`, `${VAR%pat}`, `${VAR%%pat}`, nested words, single quotes (literal),
+ * `${VAR#pat}`, `${VAR##pat}`, `${VAR%pat}`, `${VAR%%pat}`, `${VAR/pat/repl}`, `${VAR//pat/repl}`,
+ * nested words, single quotes (literal),
  * double quotes (expanding) and the escape character. Quotes are removed from the result. An unset
  * variable expands to the empty string.
  */
@@ -52,6 +53,22 @@ function trimPattern(value: string, op: string, pattern: string): string {
   return value;
 }
 
+/** `${VAR/pattern/replacement}` (first match) and `${VAR//pattern/replacement}` (every match). */
+function replacePattern(value: string, rest: string, env: Env, escape: string): string {
+  const all = rest.startsWith("//");
+  const body = rest.slice(all ? 2 : 1);
+  let slash = -1;
+  for (let i = 0; i < body.length && slash < 0; i++) {
+    if (body[i] === escape) i++;
+    else if (body[i] === "/") slash = i;
+  }
+  if (slash < 0) throw new ExpandError(`syntax error: missing '/' in \${...${rest}}`);
+  const pattern = expandWord(body.slice(0, slash), env, escape);
+  const replacement = expandWord(body.slice(slash + 1), env, escape);
+  const re = new RegExp(globToRegex(pattern, true), all ? "gs" : "s");
+  return value.replace(re, () => replacement);
+}
+
 /** Finds the `}` closing a `${` whose body starts at `from`, skipping nested `${…}` and quotes. */
 function closingBrace(text: string, from: number, escape: string): number {
   let depth = 0;
@@ -77,6 +94,7 @@ function expandBraced(body: string, env: Env, escape: string): string {
   const rest = body.slice(name.length);
   const value = env.get(name);
   if (rest === "") return value ?? "";
+  if (rest.startsWith("/")) return replacePattern(value ?? "", rest, env, escape);
   const op = /^(:-|:\+|:\?|-|\+|\?|##|#|%%|%)/.exec(rest)?.[0];
   if (!op) throw new ExpandError(`unsupported substitution "\${${body}}"`);
   const word = () => expandWord(rest.slice(op.length), env, escape);
@@ -90,7 +108,11 @@ function expandBraced(body: string, env: Env, escape: string): string {
       return empty ? "" : word();
     case ":?":
     case "?":
-      if (empty) throw new ExpandError(`${name}: ${word() || "is not set"}`);
+      if (empty) {
+        const unset =
+          value === undefined ? "is not allowed to be unset" : "is not allowed to be empty";
+        throw new ExpandError(`${name}: ${word() || unset}`);
+      }
       return value as string;
     default:
       return trimPattern(value ?? "", op, word());

@@ -46,6 +46,9 @@ describe("Dockerfile word expansion (BuildKit's shell lexer)", () => {
     ["${P#*/}", "dayubase:latest-jp5"],
     ["${P##*-}", "jp5"],
     ["${P%%/*}", "dayuhub"],
+    ["${P/latest-/}", "dayuhub/dayubase:jp5"],
+    ["${P//a/A}", "dAyuhub/dAyubAse:lAtest-jp5"],
+    ["${P/u*b/X}", "dayXase:latest-jp5"],
   ];
   for (const [word, want] of table) {
     it(`${word} → "${want}"`, () => assert.equal(expandWord(word, env), want));
@@ -57,7 +60,9 @@ describe("Dockerfile word expansion (BuildKit's shell lexer)", () => {
   it("refuses what BuildKit refuses", () => {
     assert.throws(() => expandWord("${A", env), /missing "}"/);
     assert.throws(() => expandWord("${U:?must be set}", env), /U: must be set/);
-    assert.throws(() => expandWord("${A/a/b}", env), /unsupported substitution/);
+    assert.throws(() => expandWord("${U?}", env), /U: is not allowed to be unset/);
+    assert.throws(() => expandWord("${E:?}", env), /E: is not allowed to be empty/);
+    assert.throws(() => expandWord("${A^^}", env), /unsupported substitution/);
     assert.throws(() => expandWord("'open", env), /unterminated/);
   });
 });
