@@ -182,3 +182,23 @@ export function estateNames(
     })),
   };
 }
+
+/**
+ * The name under which BuildKit looks up a named context for a FROM (or `--from`) reference: its
+ * `dockerui.NamedContext` normalises the reference and uses Docker's familiar form without a
+ * trailing `:latest` (`docker.io/library/node:20` → `node:20`, `docker.io/dayuhub/dayubase:latest`
+ * → `dayuhub/dayubase`). BuildKit first tries `<name>::<platform>`, then `<name>`. So
+ * `context.named` must use this key, or the pin is silently ignored.
+ */
+export function namedContextKey(ref: string): string {
+  const r = parseReference(ref);
+  let repository = r.repository;
+  let prefix = `${r.registry}/`;
+  if (r.registry === "docker.io") {
+    prefix = "";
+    if (/^library\/[^/]+$/.test(repository)) repository = repository.slice("library/".length);
+  }
+  const tag = r.tag ?? (r.digest ? undefined : "latest");
+  const name = `${prefix}${repository}${tag ? `:${tag}` : ""}${r.digest ? `@${r.digest}` : ""}`;
+  return name.endsWith(":latest") ? name.slice(0, -":latest".length) : name;
+}

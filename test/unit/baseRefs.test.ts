@@ -1,5 +1,11 @@
 import { strict as assert } from "assert";
-import { EstateNames, matchReference, matchReferences, RefMatch } from "../../estate/baseRefs";
+import {
+  EstateNames,
+  matchReference,
+  matchReferences,
+  namedContextKey,
+  RefMatch,
+} from "../../estate/baseRefs";
 import { ExternalReference } from "../../estate/dockerfile";
 import { Problems } from "../../estate/problems";
 
@@ -120,4 +126,25 @@ describe("matching a build's references, with problems at file:line", () => {
     );
     assert.match(problems.list[1], /^build\/x\.Dockerfile:5: reference "Bad\/Ref": .*lowercase/);
   });
+});
+
+describe("named context keys (BuildKit's lookup name for a FROM reference)", () => {
+  const table: [string, string][] = [
+    ["docker.io/dayuhub/dayubase:latest-jp5", "dayuhub/dayubase:latest-jp5"],
+    ["dayuhub/dayubase:latest", "dayuhub/dayubase"],
+    ["dayuhub/dayubase", "dayuhub/dayubase"],
+    ["docker.io/library/node:20", "node:20"],
+    ["node", "node"],
+    ["docker.io/library/a/b:1", "library/a/b:1"],
+    ["registry.dayu.test:5443/dayuhub/dayubase:latest", "registry.dayu.test:5443/dayuhub/dayubase"],
+    [
+      "registry.dayu.test:5443/e2e/dayuhub/x:v1.3-jp4",
+      "registry.dayu.test:5443/e2e/dayuhub/x:v1.3-jp4",
+    ],
+    [`python@${DIGEST}`, `python@${DIGEST}`],
+    [`python:3@${DIGEST}`, `python:3@${DIGEST}`],
+  ];
+  for (const [ref, key] of table) {
+    it(`${ref} → ${key}`, () => assert.equal(namedContextKey(ref), key));
+  }
 });
