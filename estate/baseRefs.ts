@@ -6,8 +6,8 @@
  * private registry (or at docker.io, where Dayu's `${REG}` default points) or by its upstream source.
  * Pure.
  */
-import { Catalog } from "./catalog";
-import { ExternalReference } from "./dockerfile";
+import { BaseSpec, Catalog } from "./catalog";
+import { ExternalReference, namesIn, ResolvedDockerfile } from "./dockerfile";
 import { Problems } from "./problems";
 import { parseReference, ParsedReference } from "./reference";
 
@@ -201,4 +201,93 @@ export function namedContextKey(ref: string): string {
   const tag = r.tag ?? (r.digest ? undefined : "latest");
   const name = `${prefix}${repository}${tag ? `:${tag}` : ""}${r.digest ? `@${r.digest}` : ""}`;
   return name.endsWith(":latest") ? name.slice(0, -":latest".length) : name;
+}
+
+/** The estate bases a build's Dockerfile uses, after {@link checkBases}. */
+export interface UsedBases {
+  /** Estate images (with the variant their tag selects) and mirrors the used references name. */
+  bases: MatchedReference[];
+  /** External references without a digest (to be refused on non-dev stacks, file:line). */
+  floating: MatchedReference[];
+}
+
+/**
+ * Checks a build's declared base (catalog `base:`) against its Dockerfile and returns what it uses.
+ * Refused, naming the file and line: a declared estate image or mirror the Dockerfile never uses; a
+ * FROM that names a different estate image or mirror than the declared one. With `baseArg` (the
+ * `ARG BASE_IMAGE` convention, where the base arrives as a build arg rather than by name): the ARG
+ * must be global (before the first FROM) and the final stage must derive from a FROM that reads it.
+ */
+export function checkBases(
+  resolved: ResolvedDockerfile,
+  matched: readonly MatchedReference[],
+  declared: BaseSpec | undefined,
+  baseArg: string | undefined,
+  where: string,
+  problems: Problems,
+): UsedBases {
+  const estate = matched.filter((m) => m.match.kind === "image" || m.match.kind === "mirror");
+  const nameOf = (m: MatchedReference) =>
+    m.match.kind === "image"
+      ? `image "${m.match.image}"`
+      : m.match.kind === "mirror"
+        ? `mirror "${m.match.mirror}"`
+        : "";
+  if (baseArg !== undefined) {
+    checkBaseArg(resolved, baseArg, where, problems);
+  } else if (declared?.image !== undefined || declared?.mirror !== undefined) {
+    const want =
+      declared.image !== undefined ? `image "${declared.image}"` : `mirror "${declared.mirror}"`;
+    const fromLines = estate.filter((m) => m.kind === "from");
+    for (const m of fromLines.filter((x) => nameOf(x) !== want)) {
+      problems.at(
+        m.where,
+        `FROM "${m.ref}" names estate ${nameOf(m)}, but ${where} declares base ${want}`,
+      );
+    }
+    if (!estate.some((m) => nameOf(m) === want)) {
+      problems.at(
+        where,
+        `declares base ${want}, which ${resolved.file} never uses (its FROM lines: ${
+          resolved.references
+            .filter((r) => r.kind === "from" && r.used)
+            .map((r) => `${r.ref} at line ${r.line}`)
+            .join(", ") || "none"
+        })`,
+      );
+    }
+  }
+  const floating = matched.filter((m) => m.match.kind === "external" && !m.match.pinned);
+  return { bases: estate, floating };
+}
+
+/** The `ARG BASE_IMAGE` convention, checked for real (see {@link checkBases}). */
+function checkBaseArg(
+  resolved: ResolvedDockerfile,
+  baseArg: string,
+  where: string,
+  problems: Problems,
+) {
+  if (!resolved.globalArgs.includes(baseArg)) {
+    problems.at(
+      where,
+      `${resolved.file} must declare ARG ${baseArg} before its first FROM, or the pinned base is not seen by FROM`,
+    );
+    return;
+  }
+  // Follow the final stage's parents to the FROM that names an image; it must read the base arg.
+  let stage = resolved.stages[resolved.finalStage];
+  const seen = new Set<number>();
+  while (stage && "stage" in stage.parent && !seen.has(stage.index)) {
+    seen.add(stage.index);
+    stage = resolved.stages[stage.parent.stage];
+  }
+  if (!stage) return;
+  const from = resolved.references.find((r) => r.kind === "from" && r.stage === stage.index);
+  if (!from || !namesIn(from.raw).includes(baseArg)) {
+    problems.at(
+      `${resolved.file}:${stage.line}`,
+      `the final stage derives from ${from ? `"${from.raw}"` : "scratch"}, not from \${${baseArg}}, so the pinned base would be ignored (${where})`,
+    );
+  }
 }

@@ -73,6 +73,8 @@ export interface ResolvedDockerfile {
   references: ExternalReference[];
   /** Global ARGs (before the first FROM) read by no stage the target needs: they only select bases. */
   fromOnlyArgs: string[];
+  /** Every global ARG (declared before the first FROM), in file order. */
+  globalArgs: string[];
   /** ARG names declared inside the stages the target needs: the build args that change the result. */
   stageArgs: string[];
   /** Context files the needed stages read (`COPY`/`ADD` without `--from`, bind mounts without `from`). */
@@ -539,6 +541,7 @@ export function resolveDockerfile(text: string, opts: ResolveOptions): ResolvedD
     finalStage,
     references,
     fromOnlyArgs: argUse(global.declared, stageArgs).fromOnlyArgs,
+    globalArgs: [...global.declared.keys()],
     stageArgs,
     sources: needed.flatMap((s) => s.sources),
     problems,

@@ -1,12 +1,13 @@
 import { strict as assert } from "assert";
 import {
+  checkBases,
   EstateNames,
   matchReference,
   matchReferences,
   namedContextKey,
   RefMatch,
 } from "../../estate/baseRefs";
-import { ExternalReference } from "../../estate/dockerfile";
+import { ExternalReference, resolveDockerfile, ResolveOptions } from "../../estate/dockerfile";
 import { Problems } from "../../estate/problems";
 
 const DIGEST = `sha256:${"b".repeat(64)}`;
@@ -147,4 +148,74 @@ describe("named context keys (BuildKit's lookup name for a FROM reference)", () 
   for (const [ref, key] of table) {
     it(`${ref} → ${key}`, () => assert.equal(namedContextKey(ref), key));
   }
+});
+
+describe("declared bases against the Dockerfile (base inference and its refusals)", () => {
+  /** Resolves, matches and checks one Dockerfile; returns the bases used and the problems. */
+  function check(
+    text: string,
+    declared?: { image?: string; mirror?: string },
+    baseArg?: string,
+    opts: Partial<ResolveOptions> = {},
+  ) {
+    const problems = new Problems();
+    const resolved = resolveDockerfile(text, { file: "build/x.Dockerfile", ...opts });
+    resolved.problems.forEach((p) => problems.add(p));
+    const matched = matchReferences(resolved.references, names, problems);
+    const used = checkBases(resolved, matched, declared, baseArg, 'image "x"', problems);
+    return {
+      bases: used.bases.map((b) => JSON.stringify(b.match)),
+      floating: used.floating.map((f) => f.where),
+      problems: problems.list,
+    };
+  }
+  const dayu = "ARG REG=docker.io\nARG TAG=latest\nFROM ${REG}/dayuhub/dayubase:${TAG}\nCOPY x /x";
+
+  it("infers the base from the FROM line; the build's TAG selects the variant", () => {
+    assert.deepEqual(check(dayu, undefined, undefined, { buildArgs: { TAG: "latest-jp5" } }), {
+      bases: ['{"kind":"image","image":"dayubase","variant":"jp5"}'],
+      floating: [],
+      problems: [],
+    });
+  });
+  it("accepts a declared base the FROM line names", () => {
+    assert.deepEqual(check(dayu, { image: "dayubase" }).problems, []);
+    assert.deepEqual(check("FROM node:20", { mirror: "node" }).problems, []);
+  });
+  it("refuses a FROM naming another estate image, and a declared base never used", () => {
+    assert.deepEqual(check(dayu, { image: "rtsp-server" }).problems, [
+      'build/x.Dockerfile:3: FROM "docker.io/dayuhub/dayubase:latest" names estate image "dayubase", but image "x" declares base image "rtsp-server"',
+      'image "x": declares base image "rtsp-server", which build/x.Dockerfile never uses (its FROM lines: docker.io/dayuhub/dayubase:latest at line 3)',
+    ]);
+  });
+  it("lists external references without a digest as floating, with file:line", () => {
+    const pinned = `python@sha256:${"c".repeat(64)}`;
+    const r = check(`FROM python:3 AS a\nFROM ${pinned}\nCOPY --from=a / /`);
+    assert.deepEqual(r.floating, ["build/x.Dockerfile:1"]);
+  });
+  it("checks the ARG BASE_IMAGE convention for real", () => {
+    const ok = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE} AS b\nRUN true\nFROM b";
+    const pin = { BASE_IMAGE: `registry.dayu.test:5443/dayuhub/dayubase@sha256:${"d".repeat(64)}` };
+    assert.deepEqual(check(ok, undefined, "BASE_IMAGE", { buildArgs: pin }).problems, []);
+    assert.deepEqual(
+      check("FROM a\nARG BASE_IMAGE\nFROM ${BASE_IMAGE}", undefined, "BASE_IMAGE", {
+        buildArgs: pin,
+      }).problems,
+      [
+        "build/x.Dockerfile:3: base name (${BASE_IMAGE}) should not be blank",
+        'image "x": build/x.Dockerfile must declare ARG BASE_IMAGE before its first FROM, or the pinned base is not seen by FROM',
+      ],
+    );
+    assert.deepEqual(
+      check(
+        "ARG BASE_IMAGE\nFROM $BASE_IMAGE AS b\nFROM alpine\nCOPY --from=b / /",
+        undefined,
+        "BASE_IMAGE",
+        { buildArgs: pin },
+      ).problems,
+      [
+        'build/x.Dockerfile:3: the final stage derives from "alpine", not from ${BASE_IMAGE}, so the pinned base would be ignored (image "x")',
+      ],
+    );
+  });
 });
