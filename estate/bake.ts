@@ -215,7 +215,11 @@ function baseOfContexts(
   return base;
 }
 
-/** One repository's entries as a catalog image (its base resolved later, when all names are known). */
+/**
+ * One repository's entries as a catalog image (its base resolved later, when all names are known).
+ * Kept as one function past ~80 lines on purpose: every override it writes is a difference against
+ * the image-level settings it chooses first, and splitting would pass those around piecemeal.
+ */
 function imageOf(
   name: string,
   entries: readonly BakeEntry[],

@@ -28,6 +28,7 @@ export interface ParsedDockerfile {
   problems: { line: number; message: string }[];
 }
 
+const KNOWN_DIRECTIVES = new Set(["syntax", "escape", "check"]);
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$/;
 /** BuildKit's heredoc word: optional fd digits, `<<`, optional `-`, then the (maybe quoted) name. */
 const HEREDOC = /^\d*<<(-?)(["']?)([^<"'\s]+)\2$/;
@@ -47,7 +48,8 @@ function readDirectives(lines: string[]): {
   // line or an instruction); a repeated directive is an error.
   for (; i < lines.length; i++) {
     const m = DIRECTIVE.exec(lines[i].trim());
-    if (!m) break;
+    // An unknown directive is a comment, and a comment ends the directives.
+    if (!m || !KNOWN_DIRECTIVES.has(m[1].toLowerCase())) break;
     const name = m[1].toLowerCase();
     if (directives[name]) problems.push({ line: i + 1, message: `directive "${name}" repeated` });
     directives[name] = { value: m[2], line: i + 1 };

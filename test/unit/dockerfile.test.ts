@@ -109,6 +109,11 @@ describe("Dockerfile parser", () => {
     const p = parseDockerfile("FROM a\nRUN <<EOF\necho\n");
     assert.deepEqual(p.problems, [{ line: 3, message: "heredoc <<EOF is never closed" }]);
   });
+  it("an unknown directive is a comment and ends the directives", () => {
+    const p = parseDockerfile("# foo=bar\n# escape=`\nFROM a");
+    assert.equal(p.escape, "\\");
+    assert.deepEqual(Object.keys(p.directives), []);
+  });
   it("does not take directives after the first other line", () => {
     const p = parseDockerfile("FROM a\n# escape=`\nRUN x \\\n y");
     assert.equal(p.escape, "\\");
