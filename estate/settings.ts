@@ -297,6 +297,9 @@ const builderTlsSchema: JSONSchemaType<BuilderTlsSettings> = {
   },
 };
 
+/** Defaults of a kubernetes builder (a `then` branch of the builder schema holds them). */
+export const KUBERNETES_BUILDER_DEFAULTS = { serviceType: "LoadBalancer" as ServiceType };
+
 const builderSchema: JSONSchemaType<BuilderSettings> = {
   type: "object",
   additionalProperties: false,
@@ -338,7 +341,7 @@ const builderSchema: JSONSchemaType<BuilderSettings> = {
   },
   // Defaults that only exist in some modes (ajv fills defaults in a `then` branch).
   if: { properties: { mode: { const: "kubernetes" } }, required: ["mode"] },
-  then: { properties: { serviceType: { default: "LoadBalancer" } } },
+  then: { properties: { serviceType: { default: KUBERNETES_BUILDER_DEFAULTS.serviceType } } },
   else: {},
   allOf: [
     {
@@ -347,6 +350,36 @@ const builderSchema: JSONSchemaType<BuilderSettings> = {
     },
   ],
 };
+
+/** A schema's property defaults, read from the schema itself. */
+function defaultsOf(schema: { properties?: Record<string, unknown> }): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(schema.properties ?? {})
+      .filter(([, p]) => (p as { default?: unknown }).default !== undefined)
+      .map(([k, p]) => [k, (p as { default: unknown }).default]),
+  );
+}
+
+/**
+ * The defaults of the registry sections, for components built without settings (tests, other
+ * programs): read from the schema, so each is declared once.
+ */
+export const REGISTRY_DEFAULTS = {
+  dockerHost: defaultsOf(dockerHostSchema) as Pick<
+    DockerHostRegistrySettings,
+    "port" | "image" | "volume"
+  >,
+  kubernetes: defaultsOf(kubernetesSchema) as Pick<
+    KubernetesRegistrySettings,
+    "namespace" | "storageSize" | "image" | "pullSecretNamespaces" | "serviceType"
+  >,
+  ecr: defaultsOf(ecrSchema) as Pick<EcrRegistrySettings, "expireTemporaryAfterDays">,
+};
+
+/** The namespace a kubernetes builder gets by default: one per builder, so none is shared. */
+export function builderNamespace(b: Pick<BuilderSettings, "name" | "namespace">): string {
+  return b.namespace ?? `buildkit-${b.name}`;
+}
 
 /** JSON Schema of the stack config (keys without the `<project>:` prefix). */
 export const stackConfigSchema: JSONSchemaType<StackConfig> = {
@@ -738,7 +771,7 @@ function builderRules(
     at(".image", `is only read in docker-host and kubernetes modes (mode is "${b.mode}")`);
   }
   // A computed default, so it cannot live in the schema: it depends on the builder's name.
-  const namespace = b.mode === "kubernetes" ? (b.namespace ?? `buildkit-${b.name}`) : undefined;
+  const namespace = b.mode === "kubernetes" ? builderNamespace(b) : undefined;
   return { ...b, namespace };
 }
 

@@ -5,12 +5,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse as parseYaml } from "yaml";
 import { catalogSchema } from "../estate/catalog";
 import { diskFiles } from "../estate/files";
 import { planForSettings } from "../estate/planner";
 import { renderMermaid, renderPlan } from "../estate/render";
-import { parseSettings } from "../estate/settings";
+import { settingsFromStackFile } from "../estate/settings";
 
 const root = path.resolve(__dirname, "..");
 const GRAPH_START = "<!-- estate-graph:start (npm run plan -- --write-graph) -->";
@@ -25,17 +24,16 @@ export function withGraph(readme: string, mermaid: string): string {
   return `${readme.slice(0, start + GRAPH_START.length)}\n\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n\n${readme.slice(end)}`;
 }
 
-/** Reads a stack file's `dayu-estate:` keys without the Pulumi CLI (secrets are not needed to plan). */
-export function stackGetter(stack: string): (key: string) => unknown {
+/**
+ * Plans a stack from its file, without the Pulumi CLI (secrets are not needed to plan). The file is
+ * read as the CLI would pass it to the program, through the same rule (`settingsFromStackFile`), so
+ * this and `pulumi preview` accept and refuse the same stack files.
+ */
+export function planForStack(stack: string) {
   const file = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
-  const config = ((parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> })
-    ?.config ?? {}) as Record<string, unknown>;
-  return (key) => config[`dayu-estate:${key}`];
-}
-
-export function planForStack(stack: string) {
-  return planForSettings(parseSettings(stackGetter(stack), stack), root, diskFiles, true);
+  const settings = settingsFromStackFile(fs.readFileSync(file, "utf8"), stack);
+  return planForSettings(settings, root, diskFiles, true);
 }
 
 if (require.main === module) {
