@@ -605,6 +605,8 @@ function reportSchemaError(e: ErrorObject, problems: Problems): void {
     case "additionalProperties": {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
       const known = Object.keys((e.parentSchema as SchemaNode).properties ?? {});
+      // At the top, a typo may be in a secret key's name (its value is never shown).
+      if (e.instancePath === "") known.push(...SECRET_KEYS);
       problems.at(keyOf(e.instancePath, extra), unknownKeyMessage(extra, known));
       return;
     }
@@ -931,4 +933,56 @@ export function settingsFromStackFile(
     ]),
   );
   return parseStackConfig(asPassed, stack, project, problems);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Generated views of the schema: Pulumi.yaml's `config:` block and the editors' schema.
+
+/** One key of `Pulumi.yaml`'s `config:` block. */
+export interface ProjectConfigKey {
+  type?: "string" | "boolean" | "integer";
+  description: string;
+  default?: unknown;
+}
+
+/**
+ * `Pulumi.yaml`'s `config:` block, generated from the schema (a unit test keeps the file current):
+ * the CLI then knows every key, and a key without a default (`environment`, `registry`, `builders`)
+ * is required by the CLI as well. Keys of structured or mixed type carry no `type`: the CLI's types
+ * cannot express them, the program's schema checks them.
+ */
+export function projectConfigBlock(): Record<string, ProjectConfigKey> {
+  const props = node(stackConfigSchema).properties ?? {};
+  return Object.fromEntries(
+    Object.entries(props).map(([key, p]) => {
+      const prop = p as SchemaNode & { description: string; default?: unknown };
+      const types = typesOf(prop);
+      const simple = types.length === 1 && ["string", "boolean", "integer"].includes(types[0]);
+      const entry: ProjectConfigKey = {
+        ...(simple ? { type: types[0] as ProjectConfigKey["type"] } : {}),
+        description: prop.description,
+        ...(prop.default !== undefined ? { default: prop.default } : {}),
+      };
+      return [key, entry];
+    }),
+  );
+}
+
+/** JSON Schema of a `Pulumi.<stack>.yaml` file, for editors (`stack-config.schema.json`). */
+export function stackFileSchema(project = "dayu-estate"): object {
+  const props = node(stackConfigSchema).properties ?? {};
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    title: `${project} stack file (generated from estate/settings.ts)`,
+    type: "object",
+    properties: {
+      config: {
+        type: "object",
+        properties: Object.fromEntries(
+          Object.entries(props).map(([k, v]) => [`${project}:${k}`, v]),
+        ),
+        required: stackConfigSchema.required.map((k: string) => `${project}:${k}`),
+      },
+    },
+  };
 }

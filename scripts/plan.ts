@@ -9,7 +9,8 @@ import { catalogSchema } from "../estate/catalog";
 import { diskFiles } from "../estate/files";
 import { planForSettings } from "../estate/planner";
 import { renderMermaid, renderPlan } from "../estate/render";
-import { settingsFromStackFile } from "../estate/settings";
+import { projectConfigBlock, settingsFromStackFile, stackFileSchema } from "../estate/settings";
+import { stringify as toYaml } from "yaml";
 
 const root = path.resolve(__dirname, "..");
 const GRAPH_START = "<!-- estate-graph:start (npm run plan -- --write-graph) -->";
@@ -22,6 +23,13 @@ export function withGraph(readme: string, mermaid: string): string {
   if (start < 0 || end < start)
     throw new Error(`README.md has no ${GRAPH_START} ... ${GRAPH_END} block`);
   return `${readme.slice(0, start + GRAPH_START.length)}\n\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n\n${readme.slice(end)}`;
+}
+
+/** Replaces the `config:` block (the last one) of a Pulumi.yaml text with the generated one. */
+export function withConfigBlock(projectYaml: string): string {
+  const at = projectYaml.search(/^config:/m);
+  const head = at < 0 ? `${projectYaml.trimEnd()}\n` : projectYaml.slice(0, at);
+  return `${head}${toYaml({ config: projectConfigBlock() }, { lineWidth: 0 })}`;
 }
 
 /**
@@ -45,7 +53,11 @@ if (require.main === module) {
     if (args.includes("--write-schema")) {
       const file = path.join(root, "estate.schema.json");
       fs.writeFileSync(file, `${JSON.stringify(catalogSchema, null, 2)}\n`);
-      console.log(`\nwrote ${file}`);
+      const stackSchema = path.join(root, "stack-config.schema.json");
+      fs.writeFileSync(stackSchema, `${JSON.stringify(stackFileSchema(), null, 2)}\n`);
+      const project = path.join(root, "Pulumi.yaml");
+      fs.writeFileSync(project, withConfigBlock(fs.readFileSync(project, "utf8")));
+      console.log(`\nwrote ${file}, ${stackSchema} and the config block of ${project}`);
     }
     if (args.includes("--write-graph")) {
       const readme = path.join(root, "README.md");
