@@ -26,6 +26,8 @@ import {
 } from "../../estate/settings";
 import { PreflightError, checkBuilders } from "../../lib/preflight";
 import { withConfigBlock } from "../../scripts/plan";
+import { asRunError } from "../../config";
+import * as pulumi from "@pulumi/pulumi";
 
 type Config = Record<string, unknown>;
 type Mode = "external" | "docker-host" | "kubernetes" | "ecr";
@@ -769,6 +771,28 @@ describe("one declaration per setting", () => {
         ]);
         return true;
       },
+    );
+  });
+
+  it("turns a user's mistake into a pulumi.RunError (printed without a stack trace); a bug keeps its trace", () => {
+    assert.throws(
+      () => asRunError(() => parseStackConfig({ ...stack("external"), environment: "qa" }, "prod")),
+      (err: unknown) => {
+        assert.ok(pulumi.RunError.isInstance(err), String(err));
+        assert.equal(
+          (err as Error).message,
+          'invalid stack config (1 problem):\n  - dayu-estate:environment in Pulumi.prod.yaml: must be dev, staging, prod; got "qa"',
+        );
+        return true;
+      },
+    );
+    const bug = new TypeError("x is undefined");
+    assert.throws(
+      () =>
+        asRunError(() => {
+          throw bug;
+        }),
+      (err: unknown) => err === bug,
     );
   });
 });
