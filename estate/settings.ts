@@ -385,7 +385,7 @@ export function builderNamespace(b: Pick<BuilderSettings, "name" | "namespace">)
 export const stackConfigSchema: JSONSchemaType<StackConfig> = {
   type: "object",
   additionalProperties: false,
-  required: ["environment", "registry", "builders"],
+  required: ["environment", "release", "registry", "builders"],
   properties: {
     environment: {
       type: "string",
@@ -393,10 +393,9 @@ export const stackConfigSchema: JSONSchemaType<StackConfig> = {
       description:
         "dev, staging or prod. Required. Non-dev stacks require registry auth and TLS, builder mTLS, and protect releases.",
     },
-    release: {
-      ...str("Release tag substituted for ${release} in the catalog's tags (e.g. v1.3)."),
-      default: "",
-    },
+    release: str(
+      "Release tag substituted for ${release} in the catalog's tags, e.g. v1.3. Required.",
+    ),
     catalog: {
       ...str("Path of the estate catalog, relative to the project."),
       default: "estate.yaml",

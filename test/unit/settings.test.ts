@@ -747,7 +747,7 @@ describe("one declaration per setting", () => {
       Object.entries(projectConfigBlock())
         .filter(([, v]) => !("default" in v))
         .map(([k]) => k),
-      ["environment", "registry", "builders"],
+      ["environment", "release", "registry", "builders"],
     );
   });
 
