@@ -20,14 +20,12 @@ const { settings, files, registryPassword, registryServer, builderKeys } = asRun
 );
 const plan = asRunError(() => planForSettings(settings, projectDir, diskFiles));
 
-// Registry and builders in the modes the stack chose (see docs/production.md).
+// Registry and builders in the modes the stack chose (see docs/production.md). The settings pass
+// through as they are (mode, address, username and each mode's section), so a new mode's settings
+// need no wiring here.
 const reg = settings.registry;
 const registry = new PrivateRegistry("registry", {
-  mode: reg.mode,
-  address: reg.address,
-  username: reg.username,
-  dockerHost: reg.dockerHost,
-  kubernetes: reg.kubernetes,
+  ...reg,
   password: registryPassword,
   caCert: files.registryCa,
   htpasswd: registryServer?.htpasswd,

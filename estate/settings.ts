@@ -21,6 +21,13 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 /** Who serves the registry. Adding one: add it here, then follow the compiler (exhaustive switches). */
 export const REGISTRY_MODES = ["external", "docker-host", "kubernetes", "ecr"] as const;
 export type RegistryMode = (typeof REGISTRY_MODES)[number];
+/** The section of `registry` each mode reads. */
+const REGISTRY_SECTION = {
+  "docker-host": "dockerHost",
+  kubernetes: "kubernetes",
+  ecr: "ecr",
+} as const satisfies Partial<Record<RegistryMode, keyof RegistryConfig>>;
+
 /** Who runs a builder's BuildKit daemon. */
 export const BUILDER_MODES = ["external", "docker-host", "kubernetes"] as const;
 export type BuilderMode = (typeof BUILDER_MODES)[number];
@@ -261,8 +268,7 @@ const ecrSchema: JSONSchemaType<EcrRegistrySettings> = {
 
 const registrySchema: JSONSchemaType<RegistryConfig> = {
   type: "object",
-  description:
-    "The private registry: { mode: external|docker-host|kubernetes|ecr, address, username, caFile?, insecure?, dockerHost?, kubernetes?, ecr? }.",
+  description: `The private registry: { mode: ${REGISTRY_MODES.join("|")}, address, username, caFile?, insecure?, ${Object.values(REGISTRY_SECTION).join("?, ")}? }.`,
   additionalProperties: false,
   required: [],
   properties: {
@@ -630,13 +636,6 @@ function reportSchemaError(e: ErrorObject, problems: Problems): void {
 
 // ---------------------------------------------------------------------------------------------------
 // Stage 3: the rules that span several keys.
-
-/** The section of `registry` each mode reads. */
-const REGISTRY_SECTION = {
-  "docker-host": "dockerHost",
-  kubernetes: "kubernetes",
-  ecr: "ecr",
-} as const satisfies Partial<Record<RegistryMode, keyof RegistryConfig>>;
 
 /** Whether the program itself runs the registry (then always with TLS and htpasswd). */
 export function runsRegistry(mode: RegistryMode): boolean {
