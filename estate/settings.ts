@@ -12,7 +12,7 @@
  * Outputs.
  */
 import Ajv, { ErrorObject, JSONSchemaType } from "ajv";
-import { parse as parseYaml } from "yaml";
+import { isMap, isScalar, parse as parseYaml, parseDocument } from "yaml";
 import { EstateInputError, Problems, stackKey } from "./problems";
 
 /** The stack's environment. Non-dev stacks require auth, TLS and mTLS, and protect releases. */
@@ -893,20 +893,30 @@ export function stackFileConfig(text: string, project = "dayu-estate"): Record<s
 }
 
 /**
- * The one check the program cannot do from Pulumi's config: the CLI turns an unquoted YAML number of
- * a top-level key into text (`release: 1.10` arrives as "1.1"), so the number is only visible in the
- * stack file. Both `npm run plan` and the program run this on the stack file, so both refuse it.
+ * The one check the program cannot do from Pulumi's config: the CLI turns an unquoted YAML number or
+ * boolean of a top-level key into text (`release: 1.10` arrives as "1.1"), so it is only visible in
+ * the stack file. Both `npm run plan` and the program run this on the stack file, so both refuse it,
+ * quoting the digits as written. (A later `pulumi config set` rewrites the file with the number's
+ * text, "1.1": then the digits are gone for everyone, which is why this is refused, not repaired.)
  */
 export function stackFileProblems(text: string, problems: Problems, project = "dayu-estate"): void {
-  const raw = stackFileConfig(text, project);
-  for (const [key, v] of Object.entries(raw)) {
+  const doc = parseDocument(text);
+  const config = doc.get("config");
+  if (!isMap(config)) return;
+  for (const pair of config.items) {
+    const name = isScalar(pair.key) ? String(pair.key.value) : "";
+    const key = name.slice(project.length + 1);
+    const value = pair.value;
+    if (!name.startsWith(`${project}:`) || !isScalar(value) || typeof value.value === "string") {
+      continue;
+    }
     const types = topLevelTypes(key);
-    if (
-      types.length === 1 &&
-      types[0] === "string" &&
-      (typeof v === "number" || typeof v === "boolean")
-    ) {
-      problems.at(key, typeMessage("string", v, key));
+    if (types.length === 1 && types[0] === "string" && value.range) {
+      const written = text.slice(value.range[0], value.range[1]).trim();
+      problems.at(
+        key,
+        `must be text, got the ${typeof value.value} ${JSON.stringify(value.value)} (YAML reads an unquoted ${written} as that): quote it in the stack file: ${key}: "${written}"`,
+      );
     }
   }
 }
