@@ -127,7 +127,19 @@ export function asRunError<T>(read: () => T): T {
   try {
     return read();
   } catch (err) {
-    if (err instanceof EstateInputError) throw new pulumi.RunError(err.message);
+    if (err instanceof EstateInputError) throw runError(err.message);
     throw err;
   }
+}
+
+/**
+ * A `pulumi.RunError` whose message stays as written. When the error rejects an Output that many
+ * resources take (the pre-flight checks gate every build's credentials), the SDK prefixes
+ * `error serializing property "…": ` to the same error object once per resource; with the message
+ * fixed, the block is printed once, as written.
+ */
+export function runError(message: string): pulumi.RunError {
+  const err = new pulumi.RunError(message);
+  Object.defineProperty(err, "message", { get: () => message, set: () => undefined });
+  return err;
 }

@@ -26,7 +26,7 @@ import {
 } from "../../estate/settings";
 import { PreflightError, checkBuilders } from "../../lib/preflight";
 import { withConfigBlock } from "../../scripts/plan";
-import { asRunError } from "../../config";
+import { asRunError, runError } from "../../config";
 import * as pulumi from "@pulumi/pulumi";
 
 type Config = Record<string, unknown>;
@@ -788,6 +788,10 @@ describe("one declaration per setting", () => {
         return true;
       },
     );
+    // The SDK prefixes the property name to an error once per resource that carries it.
+    const err = runError("pre-flight failed, nothing was built: x");
+    err.message = `error serializing property "registry": ${err.message}`;
+    assert.equal(err.message, "pre-flight failed, nothing was built: x");
     const bug = new TypeError("x is undefined");
     assert.throws(
       () =>
