@@ -1,65 +1,145 @@
 /**
- * Stack config, read once: the typed, validated settings (see estate/settings.ts for every key) and
- * the secrets, which stay Outputs and are read with `requireSecret`/`getSecret` only.
+ * Stack config, read once: every setting (validated by estate/settings.ts), every file the config
+ * names (the registry's CA, the modes' certificates) and every secret (as secret Outputs, read with
+ * `getSecret` only). `index.ts` only wires what this returns. Every user mistake found here is
+ * collected and thrown once, as a {@link ConfigError}.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { EstateSettings, parseSettings } from "./estate/settings";
+import { ModeFiles, loadModeFiles } from "./estate/backends";
+import { diskFiles } from "./estate/files";
+import { EstateInputError, Problems } from "./estate/problems";
+import {
+  ConfigError,
+  EstateSettings,
+  fromConfigText,
+  parseStackConfig,
+  runsDaemon,
+  runsRegistry,
+  stackFileProblems,
+  stackProblems,
+} from "./estate/settings";
 
+/** Everything the program reads from the stack. */
 export interface StackConfig {
   settings: EstateSettings;
-  /** Registry password (secret); empty when the registry has no auth (dev only). */
+  /** Files the config names, read and checked (certificates only; keys are secrets). */
+  files: ModeFiles;
+  /** Registry password (secret); empty when the registry has no auth (dev only) or in ecr mode. */
   registryPassword: pulumi.Output<string>;
-  /** PEM of `registry.caFile`, when set. */
-  registryCa?: string;
-  /** Reads a secret config key by name (builder TLS keys name theirs in config). */
-  secret: (key: string) => pulumi.Output<string>;
+  /** docker-host / kubernetes registry: its htpasswd file and TLS key (secrets). */
+  registryServer?: { htpasswd: pulumi.Output<string>; tlsKey: pulumi.Output<string> };
+  /** By builder name, for docker-host and kubernetes builders: the daemon's TLS key (secret). */
+  builderKeys: Record<string, pulumi.Output<string>>;
 }
 
-export function loadStackConfig(projectDir: string): StackConfig {
-  const config = new pulumi.Config();
-  const stack = pulumi.getStack();
-  const settings = parseSettings(
-    (key) => {
-      const raw = config.get(key);
-      if (raw === undefined) return undefined;
-      try {
-        return JSON.parse(raw);
-      } catch {
-        return raw;
-      }
-    },
-    stack,
-    pulumi.getProject(),
+/** The `<project>:` keys of the stack's config, values as text, the project prefix removed. */
+function projectConfig(project: string): Record<string, string> {
+  const prefix = `${project}:`;
+  return Object.fromEntries(
+    Object.entries(pulumi.runtime.allConfig())
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length), v]),
   );
+}
 
-  const passphraseSet =
-    process.env.PULUMI_CONFIG_PASSPHRASE || process.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+/** Reads each secret the settings need; a missing one is a problem naming its key. */
+function readSecrets(settings: EstateSettings, problems: Problems) {
+  const config = new pulumi.Config();
+  const required = (key: string, why: string): pulumi.Output<string> => {
+    const value = config.getSecret(key);
+    if (value === undefined) {
+      problems.at(key, `is required (a secret) ${why}: pulumi config set --secret ${key} ...`);
+      return pulumi.secret("");
+    }
+    return value;
+  };
+  const reg = settings.registry;
+  const registryPassword =
+    reg.mode !== "ecr" && (reg.username ?? "") !== ""
+      ? required("registryPassword", `for registry.username "${reg.username}"`)
+      : pulumi.secret(config.getSecret("registryPassword") ?? pulumi.output(""));
+  const registryServer = runsRegistry(reg.mode)
+    ? {
+        htpasswd: required("registryHtpasswd", `in ${reg.mode} mode`),
+        tlsKey: required("registryTlsKey", `in ${reg.mode} mode`),
+      }
+    : undefined;
+  const builderKeys: Record<string, pulumi.Output<string>> = {};
+  settings.builders.forEach((b, i) => {
+    if (runsDaemon(b.mode) && b.tls) {
+      builderKeys[b.name] = required(b.tls.keySecret, `(named by builders[${i}].tls.keySecret)`);
+    }
+  });
+  return { registryPassword, registryServer, builderKeys };
+}
+
+/**
+ * A stack that holds real secrets must not be encrypted with an empty passphrase (anyone could
+ * decrypt its state).
+ */
+function passphraseProblem(settings: EstateSettings, problems: Problems): void {
+  const env = process.env;
   if (
     settings.environment !== "dev" &&
-    process.env.PULUMI_CONFIG_PASSPHRASE === "" &&
-    !passphraseSet
+    env.PULUMI_CONFIG_PASSPHRASE === "" &&
+    !env.PULUMI_CONFIG_PASSPHRASE_FILE
   ) {
-    throw new Error(
-      `stack ${stack} (${settings.environment}) holds real secrets: an empty PULUMI_CONFIG_PASSPHRASE is refused; use a passphrase or a cloud secrets provider`,
+    problems.add(
+      `stack ${settings.stack} (${settings.environment}) holds real secrets: an empty PULUMI_CONFIG_PASSPHRASE is refused; use a passphrase or a cloud secrets provider`,
     );
   }
-  const needsPassword =
-    settings.registry.mode !== "ecr" && (settings.registry.username ?? "") !== "";
-  const registryPassword = needsPassword
-    ? config.requireSecret("registryPassword")
-    : pulumi.secret(config.getSecret("registryPassword") ?? pulumi.output(""));
+}
 
-  let registryCa: string | undefined;
-  if (settings.registry.caFile) {
-    const caPath = path.resolve(projectDir, settings.registry.caFile);
-    if (!fs.existsSync(caPath)) {
-      throw new Error(
-        `${pulumi.getProject()}:registry.caFile in Pulumi.${stack}.yaml: ${caPath} does not exist`,
-      );
-    }
-    registryCa = fs.readFileSync(caPath, "utf8");
+/**
+ * Reads the whole stack config. Throws one {@link ConfigError} listing every problem: the settings',
+ * the stack file's (numbers where text belongs, which the CLI hides), the files' and the secrets'.
+ */
+export function loadStackConfig(projectDir: string): StackConfig {
+  const stack = pulumi.getStack();
+  const project = pulumi.getProject();
+  const problems = stackProblems(stack, project);
+
+  // The CLI turns an unquoted YAML number into text; only the stack file still shows it.
+  const stackFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
+  if (fs.existsSync(stackFile)) {
+    stackFileProblems(fs.readFileSync(stackFile, "utf8"), problems, project);
   }
-  return { settings, registryPassword, registryCa, secret: (key) => config.requireSecret(key) };
+  const raw = Object.fromEntries(
+    Object.entries(projectConfig(project)).map(([k, v]) => [k, fromConfigText(k, v)]),
+  );
+  const settings = parseStackConfig(raw, stack, project, problems);
+
+  passphraseProblem(settings, problems);
+  const files = loadModeFiles(settings, projectDir, diskFiles, problems, project);
+  const secrets = readSecrets(settings, problems);
+  problems.throwIfAny(ConfigError);
+  return { settings, files, ...secrets };
+}
+
+/**
+ * Runs `read` and turns a user's mistake (config, catalog, plan: an {@link EstateInputError}) into a
+ * `pulumi.RunError`, which the language host prints as its message alone: one block listing every
+ * problem, no stack trace, no "unhandled exception". Any other error is a bug and keeps its trace.
+ */
+export function asRunError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof EstateInputError) throw runError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * A `pulumi.RunError` whose message stays as written. When the error rejects an Output that many
+ * resources take (the pre-flight checks gate every build's credentials), the SDK prefixes
+ * `error serializing property "…": ` to the same error object once per resource; with the message
+ * fixed, the block is printed once, as written.
+ */
+export function runError(message: string): pulumi.RunError {
+  const err = new pulumi.RunError(message);
+  Object.defineProperty(err, "message", { get: () => message, set: () => undefined });
+  return err;
 }

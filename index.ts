@@ -1,70 +1,72 @@
 /**
  * Dayu's image estate: stack config → plan (pure) → registry, builders and every image.
- * The decisions live in estate/ (tested without Pulumi); this file only wires components.
+ * The decisions live in estate/ (tested without Pulumi) and the reading in config.ts; this file only
+ * wires components. A user's mistake stops the program as one block, never a stack trace.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig } from "./config";
+import { asRunError, loadStackConfig } from "./config";
 import { BuildxBuilder } from "./components/buildxBuilder";
 import { ImageEstate } from "./components/imageEstate";
 import { PrivateRegistry } from "./components/privateRegistry";
-import { loadModeFiles, repositoryPlan } from "./estate/backends";
+import { repositoryPlan } from "./estate/backends";
 import { diskFiles } from "./estate/files";
 import { flatPlan, planForSettings } from "./estate/planner";
-import { checkBuilders, checkRegistry } from "./lib/preflight";
+import { Problems, stackKey } from "./estate/problems";
+import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
-const { settings, registryPassword, registryCa, secret } = loadStackConfig(projectDir);
+const { settings, files, registryPassword, registryServer, builderKeys } = asRunError(() =>
+  loadStackConfig(projectDir),
+);
+const plan = asRunError(() => planForSettings(settings, projectDir, diskFiles));
 
-const plan = planForSettings(settings, projectDir, diskFiles);
 const flat = flatPlan(plan);
 
-// Registry and builders in the modes the stack chose (see docs/production.md). Certificates are read
-// from the files named in config; keys, htpasswd and passwords stay secret Outputs.
-const modeFiles = loadModeFiles(settings, projectDir, diskFiles);
+// Registry and builders in the modes the stack chose (see docs/production.md). The settings pass
+// through as they are (mode, address, username and each mode's section), so a new mode's settings
+// need no wiring here.
 const reg = settings.registry;
-const selfHosted = reg.mode === "docker-host" || reg.mode === "kubernetes";
 const registry = new PrivateRegistry("registry", {
-  mode: reg.mode,
-  address: reg.address,
-  username: reg.username,
+  ...reg,
   password: registryPassword,
-  caCert: registryCa,
-  htpasswd: selfHosted ? secret("registryHtpasswd") : undefined,
-  tls: selfHosted
-    ? { cert: modeFiles.registryTlsCert ?? "", key: secret("registryTlsKey") }
-    : undefined,
-  dockerHost: reg.dockerHost,
-  kubernetes: reg.kubernetes,
+  caCert: files.registryCa,
+  htpasswd: registryServer?.htpasswd,
+  tls: registryServer && { cert: files.registryTlsCert ?? "", key: registryServer.tlsKey },
   ecr: reg.ecr && { ...reg.ecr, ...repositoryPlan(flat) },
 });
 
 const builders = settings.builders.map((b) => {
-  const files = modeFiles.builders[b.name];
+  const tls = files.builders[b.name];
+  const key = builderKeys[b.name];
   return new BuildxBuilder(b.name, {
+    ...b,
     builderName: b.name,
-    platform: b.platform,
-    mode: b.mode,
-    endpoint: b.endpoint,
-    dockerHost: b.dockerHost,
-    image: b.image,
-    namespace: b.namespace,
-    serviceType: b.serviceType,
-    kubeContext: b.kubeContext,
-    tls: files && b.tls && { ...files, key: secret(b.tls.keySecret) },
+    tls: tls && key && { ...tls, key },
   });
 });
 
 // Every build's credentials pass through the pre-flight checks, so no build starts (and nothing is
 // pushed) when the registry or a builder is down or misdeclared. The checks wait for the builders'
 // buildx entries, which the docker-host and kubernetes builder modes create.
+const where = stackKey(pulumi.getProject(), settings.stack);
 const credentials = settings.preflight
   ? pulumi
       .all([registry.credentials, pulumi.all(builders.map((b) => b.ready))])
       .apply(async ([c]) => {
-        await Promise.all([
-          checkRegistry({ ...c, ca: registryCa, insecure: settings.registry.insecure }),
-          checkBuilders(settings.builders, undefined, process.env.DAYU_BUILDX ?? "buildx"),
-        ]);
+        const checks = [
+          checkRegistry({ ...c, ca: files.registryCa, insecure: reg.insecure }, where),
+          checkBuilders(
+            settings.builders.map((b, i) => ({ ...b, key: `builders[${i}]` })),
+            undefined,
+            process.env.DAYU_BUILDX ?? "buildx",
+            where,
+          ),
+        ];
+        // Both checks run to the end, and their problems are reported together.
+        const failed = new Problems();
+        for (const r of await Promise.allSettled(checks))
+          if (r.status === "rejected") failed.absorb(r.reason);
+        asRunError(() => failed.throwIfAny(PreflightError));
         return c;
       })
   : registry.credentials;
@@ -75,7 +77,7 @@ const estate = new ImageEstate("dayu", {
   buildOnPreview: settings.buildOnPreview,
   registryCache: settings.registryCache,
   buildDependsOn: builders,
-  caCert: registryCa,
+  caCert: files.registryCa,
   protectReleases: settings.protectReleases,
 });
 

@@ -1,7 +1,7 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { PlannedBuild } from "../estate/planner";
-import { RegistryCredentials } from "./privateRegistry";
+import { RegistryCredentials } from "./credentials";
 
 /** The digest a preview shows for a build that has not run yet (all zeros: no real content). */
 export const PENDING_DIGEST = `sha256:${"0".repeat(64)}`;

@@ -1,7 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { endpointHostPort } from "../estate/backends";
-import { BuilderMode, ServiceType } from "../estate/settings";
+import {
+  BuilderMode,
+  BuilderSettings,
+  builderNamespace,
+  runsDaemon,
+  unreachable,
+} from "../estate/settings";
 import { DaemonTlsArgs } from "./builderCommon";
 import { DockerHostBuilder } from "./dockerHostBuilder";
 import { KubernetesBuilder } from "./kubernetesBuilder";
@@ -19,32 +25,20 @@ export interface BuilderTlsArgs extends DaemonTlsArgs {
   clientKeyFile: string;
 }
 
-/** Arguments of {@link BuildxBuilder}. */
-export interface BuildxBuilderArgs {
+/**
+ * Arguments of {@link BuildxBuilder}: `builders[i]` of the stack settings (see the schema in
+ * estate/settings.ts for each key), with the name as `builderName` and the TLS files read. Plain
+ * values: the mode, platform and namespace decide which resources exist.
+ * - `mode`: `external` (default) references an existing buildx entry; `docker-host`/`kubernetes`
+ *   run the BuildKit daemon (then `endpoint` must be `tcp://host:port`, `image` and `tls` are
+ *   required, and `dockerHost` in docker-host mode) and create the buildx entry.
+ * - `namespace` (kubernetes): default `buildkit-<builderName>`.
+ */
+export interface BuildxBuilderArgs extends Omit<BuilderSettings, "name" | "mode" | "tls"> {
   /** buildx builder name the builds use (`builder.name` of docker-build's Image). */
   builderName: string;
-  /** The one platform this builder serves, e.g. `linux/arm64`. Plain: it decides which builds use it. */
-  platform: string;
-  /**
-   * `external` (default): the buildx entry exists already and is only referenced. `docker-host`,
-   * `kubernetes`: the program runs the BuildKit daemon and creates the buildx entry. Plain.
-   */
+  /** Who runs the daemon. Default `external`. */
   mode?: BuilderMode;
-  /**
-   * The BuildKit endpoint, e.g. `tcp://jetson-01:1234`. external: for display and pre-flight messages
-   * (optional). docker-host / kubernetes: required, `tcp://host:port`; the daemon listens on that port.
-   */
-  endpoint?: string;
-  /** docker-host mode: the Docker host running the daemon, e.g. `ssh://nvidia@jetson-01`. Required there. */
-  dockerHost?: pulumi.Input<string>;
-  /** docker-host / kubernetes: pinned BuildKit image. Required there. */
-  image?: pulumi.Input<string>;
-  /** kubernetes mode: namespace created for the daemon. Default `buildkit-<builderName>`. */
-  namespace?: string;
-  /** kubernetes mode: type of the daemon's Service. Default `LoadBalancer`. */
-  serviceType?: pulumi.Input<ServiceType>;
-  /** kubernetes mode: kubeconfig context. Default: the ambient Kubernetes provider. */
-  kubeContext?: string;
   /** docker-host / kubernetes: mTLS of the daemon and of the buildx entry. Required there. */
   tls?: BuilderTlsArgs;
 }
@@ -85,7 +79,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     this.endpoint = pulumi.output(args.endpoint);
     const mode = args.mode ?? "external";
 
-    if (mode === "external") {
+    if (!runsDaemon(mode)) {
       this.ready = pulumi.output(args.builderName);
     } else {
       const fail = (msg: string): never => {
@@ -107,25 +101,31 @@ export class BuildxBuilder extends pulumi.ComponentResource {
         tls,
       };
       const child = { parent: this };
-      if (mode === "docker-host") {
-        this.daemon = new DockerHostBuilder(
-          `${name}-docker-host`,
-          { ...daemonArgs, host: args.dockerHost ?? fail("dockerHost is required") },
-          child,
-        );
-      } else if (mode === "kubernetes") {
-        this.daemon = new KubernetesBuilder(
-          `${name}-kubernetes`,
-          {
-            ...daemonArgs,
-            namespace: args.namespace ?? `buildkit-${args.builderName}`,
-            serviceType: args.serviceType,
-            kubeContext: args.kubeContext,
-          },
-          child,
-        );
-      } else {
-        fail("is not a builder mode (external, docker-host, kubernetes)");
+      switch (mode) {
+        case "docker-host":
+          this.daemon = new DockerHostBuilder(
+            `${name}-docker-host`,
+            { ...daemonArgs, host: args.dockerHost ?? fail("dockerHost is required") },
+            child,
+          );
+          break;
+        case "kubernetes":
+          this.daemon = new KubernetesBuilder(
+            `${name}-kubernetes`,
+            {
+              ...daemonArgs,
+              namespace: builderNamespace({ name: args.builderName, namespace: args.namespace }),
+              serviceType: args.serviceType,
+              kubeContext: args.kubeContext,
+            },
+            child,
+          );
+          break;
+        case "external":
+          break;
+        default:
+          // A new mode: the compiler points here until it has a case.
+          unreachable(mode);
       }
 
       // The buildx entry lives in the buildx store of the machine that runs Pulumi: a local provider

@@ -9,25 +9,20 @@ import {
   registryEnv,
   registryHealthCommand,
 } from "../estate/backends";
-import {
-  EstateRegistry,
-  RegistryCredentials,
-  RegistryServerArgs,
-  checkedHtpasswd,
-  secretCredentials,
-} from "./registryCommon";
+import { DockerHostRegistrySettings, REGISTRY_DEFAULTS } from "../estate/settings";
+import { RegistryCredentials, secretCredentials } from "./credentials";
+import { EstateRegistry, RegistryServerArgs, checkedHtpasswd } from "./registryCommon";
 
-/** Where and how the registry container runs: the `docker-host` part of the registry settings. */
-export interface DockerHostRegistryOptions {
-  /** Docker host that runs the registry, e.g. `ssh://dayu@gpu-server` (SSH uses ~/.ssh/config). */
-  host: pulumi.Input<string>;
-  /** Host port the registry is published on. Default 5000. */
-  port?: pulumi.Input<number>;
-  /** Pinned registry image (distribution 2.x or 3.x), e.g. `registry:3.0.0`. */
-  image: pulumi.Input<string>;
-  /** Named volume holding the registry's storage. Default `dayu-registry-data`. */
-  volume?: pulumi.Input<string>;
-}
+/**
+ * Where and how the registry container runs: `registry.dockerHost` of the stack settings (see the
+ * schema in estate/settings.ts for each key), without the certificate file (passed as content).
+ * `port` and `volume` default to the schema's defaults (5000, `dayu-registry-data`).
+ */
+export type DockerHostRegistryOptions = Omit<
+  DockerHostRegistrySettings,
+  "tlsCertFile" | "port" | "volume"
+> &
+  Partial<Pick<DockerHostRegistrySettings, "port" | "volume">>;
 
 /** Arguments of {@link DockerHostRegistry}. */
 export interface DockerHostRegistryArgs extends DockerHostRegistryOptions, RegistryServerArgs {}
@@ -55,7 +50,7 @@ export class DockerHostRegistry extends pulumi.ComponentResource implements Esta
     const children = { parent: this, provider: this.provider };
     this.volume = new docker.Volume(
       `${name}-data`,
-      { name: args.volume ?? "dayu-registry-data" },
+      { name: args.volume ?? REGISTRY_DEFAULTS.dockerHost.volume },
       // The images live here: a replaced container must find them again.
       { ...children, retainOnDelete: true },
     );
@@ -78,7 +73,9 @@ export class DockerHostRegistry extends pulumi.ComponentResource implements Esta
           { file: REGISTRY_PATHS.tlsKey, content: pulumi.secret(args.tlsKey) },
         ],
         volumes: [{ volumeName: this.volume.name, containerPath: REGISTRY_PATHS.storage }],
-        ports: [{ internal: REGISTRY_PORT, external: args.port ?? REGISTRY_PORT }],
+        ports: [
+          { internal: REGISTRY_PORT, external: args.port ?? REGISTRY_DEFAULTS.dockerHost.port },
+        ],
         healthcheck: { tests: ["CMD", ...registryHealthCommand()], ...CONTAINER_HEALTH_TIMING },
         // Restarted unless stopped; created only once healthy, so a registry that refused to start
         // fails the deployment instead of leaving a restarting container behind.

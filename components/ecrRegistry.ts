@@ -1,16 +1,19 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { EcrTagRules, EstateRepository, ecrLifecyclePolicy, ecrTagRules } from "../estate/backends";
-import { EstateRegistry, RegistryCredentials, secretCredentials } from "./registryCommon";
+import { EcrRegistrySettings, REGISTRY_DEFAULTS } from "../estate/settings";
+import { RegistryCredentials, secretCredentials } from "./credentials";
+import { EstateRegistry } from "./registryCommon";
 
-/** The `ecr` part of the registry settings, plus the repositories the plan pushes to. */
-export interface EcrRegistryOptions {
-  /** AWS region of the registry, e.g. `eu-central-1`. */
-  region: string;
-  /** 12-digit account id; the provider refuses to act on any other account. */
-  accountId: string;
-  /** Per-arch, cache and other temporary tags expire this many days after their push. Default 14. */
-  expireTemporaryAfterDays?: number;
+/**
+ * `registry.ecr` of the stack settings (region, account id; the provider refuses any other
+ * account), plus the repositories the plan pushes to. `expireTemporaryAfterDays` defaults to the
+ * schema's default (14).
+ */
+export interface EcrRegistryOptions
+  extends
+    Omit<EcrRegistrySettings, "expireTemporaryAfterDays">,
+    Partial<Pick<EcrRegistrySettings, "expireTemporaryAfterDays">> {
   /** One ECR repository each. Plain: decides which repositories exist. */
   repositories: EstateRepository[];
   /** Tag patterns of temporary tags, e.g. `*-amd64`, `buildcache-*`. Plain. Default none. */
@@ -48,7 +51,7 @@ export class EcrRegistry extends pulumi.ComponentResource implements EstateRegis
     if (args.repositories.length === 0) {
       throw new pulumi.ResourceError("the estate has no repository to create", this);
     }
-    const days = args.expireTemporaryAfterDays ?? 14;
+    const days = args.expireTemporaryAfterDays ?? REGISTRY_DEFAULTS.ecr.expireTemporaryAfterDays;
     const patterns = args.temporaryTagPatterns ?? [];
 
     // Region and account are pinned so the repositories land where the address says they are.

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readBackIndex } from "../lib/indexCheck";
 import { RegistryClient, splitRef } from "../lib/registry";
-import { RegistryCredentials } from "./privateRegistry";
+import { RegistryCredentials } from "./credentials";
 
 /** Inputs of the guard as the dynamic provider sees them (resolved). */
 interface GuardInputs {

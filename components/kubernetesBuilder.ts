@@ -9,7 +9,7 @@ import {
   nodeSelectorFor,
   probeTiming,
 } from "../estate/backends";
-import type { ServiceType } from "../estate/settings";
+import { KUBERNETES_BUILDER_DEFAULTS, type ServiceType } from "../estate/settings";
 import { BuildkitDaemonArgs } from "./builderCommon";
 
 /** Arguments of {@link KubernetesBuilder}. */
@@ -117,7 +117,7 @@ export class KubernetesBuilder extends pulumi.ComponentResource {
       {
         metadata: meta(`${args.builderName}-buildkitd`),
         spec: {
-          type: args.serviceType ?? "LoadBalancer",
+          type: args.serviceType ?? KUBERNETES_BUILDER_DEFAULTS.serviceType,
           selector: labels,
           ports: [{ name: "buildkitd", port: args.port, targetPort: args.port }],
         },

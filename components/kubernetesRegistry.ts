@@ -10,38 +10,27 @@ import {
   registryEnv,
   probeTiming,
 } from "../estate/backends";
-import type { ServiceType } from "../estate/settings";
-import {
-  EstateRegistry,
-  RegistryCredentials,
-  RegistryServerArgs,
-  checkedHtpasswd,
-  secretCredentials,
-} from "./registryCommon";
+import { KubernetesRegistrySettings, REGISTRY_DEFAULTS } from "../estate/settings";
+import { RegistryCredentials, secretCredentials } from "./credentials";
+import { EstateRegistry, RegistryServerArgs, checkedHtpasswd } from "./registryCommon";
 
 /** Name of the image pull Secret created in each namespace that runs Dayu. */
 export const PULL_SECRET_NAME = "dayu-registry-pull";
 
-/** Where and how the registry runs in a cluster: the `kubernetes` part of the registry settings. */
-export interface KubernetesRegistryOptions {
-  /** Namespace created for the registry. Default `dayu-registry`. */
-  namespace?: string;
-  /** Storage requested by the PersistentVolumeClaim. Default `100Gi`. */
-  storageSize?: pulumi.Input<string>;
-  /** StorageClass of the claim. Default: the cluster's default class. */
-  storageClass?: pulumi.Input<string>;
-  /** Pinned registry image (distribution 2.x or 3.x), e.g. `registry:3.0.0`. */
-  image: pulumi.Input<string>;
-  /** Type of the Service exposing the registry. Default `LoadBalancer`. */
-  serviceType?: pulumi.Input<ServiceType>;
-  /**
-   * Namespaces that run Dayu: each gets a `kubernetes.io/dockerconfigjson` pull Secret named
-   * {@link PULL_SECRET_NAME}. They must exist. Plain: decides which Secrets exist. Default none.
-   */
-  pullSecretNamespaces?: string[];
-  /** kubeconfig context: when set, an explicit provider for it. Default: the ambient provider. */
-  kubeContext?: string;
-}
+type Defaulted = keyof typeof REGISTRY_DEFAULTS.kubernetes;
+
+/**
+ * Where and how the registry runs in a cluster: `registry.kubernetes` of the stack settings (see the
+ * schema in estate/settings.ts), without the certificate file (passed as content). Each
+ * `pullSecretNamespaces` entry gets a `kubernetes.io/dockerconfigjson` pull Secret named
+ * {@link PULL_SECRET_NAME} (plain: decides which Secrets exist). Keys the schema gives a default
+ * may be left out: the schema's default applies.
+ */
+export type KubernetesRegistryOptions = Omit<
+  KubernetesRegistrySettings,
+  "tlsCertFile" | Defaulted
+> &
+  Partial<Pick<KubernetesRegistrySettings, Defaulted>>;
 
 /** Arguments of {@link KubernetesRegistry}. */
 export interface KubernetesRegistryArgs extends KubernetesRegistryOptions, RegistryServerArgs {}
@@ -80,7 +69,7 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
       );
     }
     const children: pulumi.CustomResourceOptions = { parent: this, provider: this.provider };
-    const nsName = args.namespace ?? "dayu-registry";
+    const nsName = args.namespace ?? REGISTRY_DEFAULTS.kubernetes.namespace;
     const labels = { "app.kubernetes.io/name": "dayu-registry" };
 
     this.namespace = new k8s.core.v1.Namespace(
@@ -116,7 +105,9 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
         spec: {
           accessModes: ["ReadWriteOnce"],
           storageClassName: args.storageClass,
-          resources: { requests: { storage: args.storageSize ?? "100Gi" } },
+          resources: {
+            requests: { storage: args.storageSize ?? REGISTRY_DEFAULTS.kubernetes.storageSize },
+          },
         },
       },
       // The images live here: removing the registry must not delete them.
@@ -189,7 +180,7 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
       {
         metadata: meta("dayu-registry"),
         spec: {
-          type: args.serviceType ?? "LoadBalancer",
+          type: args.serviceType ?? REGISTRY_DEFAULTS.kubernetes.serviceType,
           selector: labels,
           ports: [{ name: "registry", port: REGISTRY_PORT, targetPort: REGISTRY_PORT }],
         },
@@ -210,7 +201,8 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
         .all([args.address, args.username, args.password])
         .apply(([a, u, p]) => dockerConfigJson(a, u, p)),
     );
-    for (const ns of args.pullSecretNamespaces ?? []) {
+    for (const ns of args.pullSecretNamespaces ??
+      REGISTRY_DEFAULTS.kubernetes.pullSecretNamespaces) {
       this.pullSecrets[ns] = new k8s.core.v1.Secret(
         `${name}-pull-${ns}`,
         {

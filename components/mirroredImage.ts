@@ -2,7 +2,7 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { PlannedMirror } from "../estate/planner";
 import { IndexGuard } from "./indexGuard";
-import { RegistryCredentials } from "./privateRegistry";
+import { RegistryCredentials } from "./credentials";
 
 /** Arguments of {@link MirroredImage}. */
 export interface MirroredImageArgs {

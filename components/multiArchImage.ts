@@ -4,7 +4,7 @@ import { PlannedImage, PlannedIndex } from "../estate/planner";
 import { ArchImage } from "./archImage";
 import { IndexGuard } from "./indexGuard";
 import { ReleaseLock } from "./releaseLock";
-import { RegistryCredentials } from "./privateRegistry";
+import { RegistryCredentials } from "./credentials";
 
 /** What the estate reports per index tag. */
 export interface IndexSummary {

@@ -1,11 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryMode } from "../estate/settings";
+import { RegistrySettings, unreachable } from "../estate/settings";
+import { RegistryCredentials, secretCredentials } from "./credentials";
 import { DockerHostRegistry, DockerHostRegistryOptions } from "./dockerHostRegistry";
 import { EcrRegistry, EcrRegistryOptions } from "./ecrRegistry";
 import { KubernetesRegistry, KubernetesRegistryOptions } from "./kubernetesRegistry";
-import { EstateRegistry, RegistryCredentials, secretCredentials } from "./registryCommon";
-
-export type { EstateRegistry, RegistryCredentials } from "./registryCommon";
+import { EstateRegistry } from "./registryCommon";
 
 /** Arguments of {@link PrivateRegistry}. */
 export interface PrivateRegistryArgs {
@@ -14,12 +13,12 @@ export interface PrivateRegistryArgs {
    * `external`: an existing registry, only referenced. `docker-host`, `kubernetes`, `ecr`: created by
    * the mode's component, a child of this one (see docs/production.md).
    */
-  mode: RegistryMode;
+  mode: RegistrySettings["mode"];
   /**
    * host[:port] under which every estate reference is made, e.g. `registry.dayu.lan:5000`. In `ecr`
    * mode it must be `<accountId>.dkr.ecr.<region>.amazonaws.com`.
    */
-  address: string;
+  address: RegistrySettings["address"];
   /** User the estate pushes as. Required in docker-host/kubernetes mode and on non-dev stacks; unused in ecr mode. */
   username?: pulumi.Input<string>;
   /** That user's password; always handled as a secret. Unused in ecr mode. */
@@ -103,7 +102,8 @@ export class PrivateRegistry extends pulumi.ComponentResource implements EstateR
         break;
       }
       default:
-        fail("is not a registry mode (external, docker-host, kubernetes, ecr)");
+        // A new mode: the compiler points here until it has a case.
+        unreachable(args.mode);
     }
 
     if (this.backend) {

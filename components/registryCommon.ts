@@ -1,16 +1,10 @@
 /**
- * What every registry mode shares: the {@link EstateRegistry} interface the estate consumes, the
- * secret credentials, and the arguments of the modes that run a registry themselves.
+ * What every registry mode shares: the {@link EstateRegistry} interface the estate consumes and the
+ * arguments of the modes that run a registry themselves (credentials: ./credentials.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { htpasswdProblem } from "../estate/backends";
-
-/** Credentials in the shape docker-build's `registries`/`registry` inputs take. */
-export interface RegistryCredentials {
-  address: string;
-  username: string;
-  password: string;
-}
+import type { RegistryCredentials } from "./credentials";
 
 /** What the estate needs from a registry, whatever backend serves it. */
 export interface EstateRegistry {
@@ -38,24 +32,6 @@ export interface RegistryServerArgs {
   tlsKey: pulumi.Input<string>;
   /** PEM CA clients trust the registry with, when not in the system store. Default none. */
   caCert?: pulumi.Input<string>;
-}
-
-/**
- * Address, username and password as one secret Output. It resolves only after `readiness` does, so
- * whatever reads the credentials (pre-flight checks, pushes) waits until the registry can serve.
- */
-export function secretCredentials(
-  address: pulumi.Input<string>,
-  username: pulumi.Input<string>,
-  password: pulumi.Input<string>,
-  readiness: pulumi.Input<unknown>[] = [],
-): pulumi.Output<RegistryCredentials> {
-  const ready = pulumi.all(readiness);
-  return pulumi.secret(
-    pulumi
-      .all([address, username, password, ready])
-      .apply(([a, u, p]): RegistryCredentials => ({ address: a, username: u, password: p })),
-  );
 }
 
 /**

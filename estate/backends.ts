@@ -7,7 +7,8 @@
 import * as path from "path";
 import type { FileSource } from "./files";
 import type { FlatPlan as Plan } from "./planner";
-import { ConfigError, type EstateSettings } from "./settings";
+import type { Problems } from "./problems";
+import { ConfigError, type EstateSettings, stackProblems } from "./settings";
 
 // ---------------------------------------------------------------------------------------------------
 // How the long-running services (registry, BuildKit daemons) are kept running.
@@ -311,6 +312,8 @@ export interface DaemonTlsFiles {
 
 /** What the modes read from disk: certificates (never keys: those are secrets in config). */
 export interface ModeFiles {
+  /** PEM of `registry.caFile`, when set: the CA clients trust the registry with. */
+  registryCa?: string;
   /** PEM of the registry's TLS certificate (docker-host and kubernetes modes). */
   registryTlsCert?: string;
   /** By builder name, for docker-host and kubernetes builders. */
@@ -320,21 +323,21 @@ export interface ModeFiles {
 /**
  * Reads the certificate files the registry and builder modes need, relative to `projectDir`. Every
  * problem (a missing file, a file that is not a PEM certificate, a private key where a certificate
- * belongs: it would be stored in plaintext) is reported at once, naming the key and the stack file.
+ * belongs: it would be stored in plaintext) is reported at once, naming the key and the stack file:
+ * into `problems` when given (the caller throws), else as a {@link ConfigError}.
  */
 export function loadModeFiles(
   settings: EstateSettings,
   projectDir: string,
   files: FileSource,
+  problems?: Problems,
   project = "dayu-estate",
 ): ModeFiles {
-  const problems: string[] = [];
-  const at = (key: string, msg: string) =>
-    problems.push(`${project}:${key} in Pulumi.${settings.stack}.yaml: ${msg}`);
+  const found = problems ?? stackProblems(settings.stack, project);
   const existing = (key: string, file: string): string | undefined => {
     const abs = path.resolve(projectDir, file);
     if (!files.isFile(abs)) {
-      at(key, `${abs} does not exist`);
+      found.at(key, `${abs} does not exist`);
       return undefined;
     }
     return abs;
@@ -344,15 +347,19 @@ export function loadModeFiles(
     if (abs === undefined) return undefined;
     const pem = Buffer.from(files.read(abs)).toString("utf8");
     if (/PRIVATE KEY-----/.test(pem)) {
-      at(key, `${abs} holds a private key: keys go in secret config, never in a certificate file`);
+      found.at(
+        key,
+        `${abs} holds a private key: keys go in secret config, never in a certificate file`,
+      );
     } else if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-      at(key, `${abs} is not a PEM certificate`);
+      found.at(key, `${abs} is not a PEM certificate`);
     }
     return { abs, pem };
   };
 
   const out: ModeFiles = { builders: {} };
   const reg = settings.registry;
+  if (reg.caFile) out.registryCa = certificate("registry.caFile", reg.caFile)?.pem;
   const regCert = reg.dockerHost?.tlsCertFile ?? reg.kubernetes?.tlsCertFile;
   if (regCert) {
     const section = reg.dockerHost ? "dockerHost" : "kubernetes";
@@ -376,8 +383,6 @@ export function loadModeFiles(
       };
     }
   });
-  if (problems.length > 0) {
-    throw new ConfigError(problems);
-  }
+  if (!problems) found.throwIfAny(ConfigError);
   return out;
 }

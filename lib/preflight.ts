@@ -4,11 +4,35 @@
  * otherwise fall back to emulation or another node without a word).
  */
 import { execFile } from "child_process";
-import { RegistryClient, RegistryAuth } from "./registry";
+import { EstateInputError, KeyFormatter, Problems } from "../estate/problems";
+import { RegistryClient, RegistryAuth, RegistryError } from "./registry";
 
 export interface BuilderCheck {
   name: string;
   platform: string;
+  /** The stack key that declares it, e.g. `builders[1]`, to name in a problem. Default none. */
+  key?: string;
+}
+
+/** What failed before any build: a builder or the registry did not answer as declared. */
+export class PreflightError extends EstateInputError {
+  constructor(problems: string[]) {
+    const headline = "pre-flight failed, nothing was built";
+    super(problems, headline);
+    // One problem reads best on one line.
+    if (problems.length === 1) this.message = `${headline}: ${problems[0]}`;
+  }
+}
+
+/**
+ * A collector for pre-flight problems: with `where` (the stack's key formatter) each problem names
+ * the stack key to fix; without it, the problem text alone.
+ */
+function collector(where?: KeyFormatter) {
+  const problems = new Problems(where);
+  const at = (key: string | undefined, msg: string) =>
+    where && key !== undefined ? problems.at(key, msg) : problems.add(msg);
+  return { problems, at };
 }
 
 /** Runs a command and returns stdout; rejects with stderr. Injectable for tests. */
@@ -41,45 +65,55 @@ export function parseBuildxInspect(text: string): { status?: string; platforms: 
   return { status, platforms };
 }
 
-/** Checks each builder with `buildx inspect --bootstrap`. Throws naming the builder and platform. */
+/**
+ * Checks each builder with `buildx inspect --bootstrap`. Throws a {@link PreflightError} naming each
+ * builder, its platform and (with `where`) its stack key.
+ */
 export async function checkBuilders(
   builders: BuilderCheck[],
   run: Runner = execRunner,
   buildx = "buildx",
+  where?: KeyFormatter,
 ): Promise<void> {
-  const problems: string[] = [];
+  const { problems, at } = collector(where);
   await Promise.all(
     builders.map(async (b) => {
       let out: string;
       try {
         out = await run(buildx, ["inspect", "--bootstrap", b.name], 60000);
       } catch (err) {
-        problems.push(
+        at(
+          b.key,
           `builder "${b.name}" (for ${b.platform}) is not reachable: ${(err as Error).message}`,
         );
         return;
       }
       const { status, platforms } = parseBuildxInspect(out);
       if (status && status !== "running")
-        problems.push(`builder "${b.name}" (for ${b.platform}) is ${status}`);
+        at(b.key, `builder "${b.name}" (for ${b.platform}) is ${status}`);
       else if (!platforms.includes(b.platform)) {
-        problems.push(
+        at(
+          b.key,
           `builder "${b.name}" is declared for ${b.platform} but serves ${platforms.join(", ") || "no platform"}`,
         );
       }
     }),
   );
-  if (problems.length)
-    throw new Error(
-      `pre-flight failed, nothing was built:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+  problems.throwIfAny(PreflightError);
 }
 
-/** `GET /v2/` with the credentials: fails fast on a down registry or wrong credentials. */
-export async function checkRegistry(auth: RegistryAuth): Promise<void> {
+/**
+ * `GET /v2/` with the credentials: fails fast on a down registry or wrong credentials. With `where`,
+ * the problem names the stack key to fix: `registryPassword` when the registry refused the
+ * credentials, `registry.address` when it did not answer.
+ */
+export async function checkRegistry(auth: RegistryAuth, where?: KeyFormatter): Promise<void> {
+  const { problems, at } = collector(where);
   try {
     await new RegistryClient({ ...auth, timeoutMs: auth.timeoutMs ?? 10000 }).ping();
   } catch (err) {
-    throw new Error(`pre-flight failed, nothing was built: ${(err as Error).message}`);
+    const refused = err instanceof RegistryError && err.status === 401;
+    at(refused ? "registryPassword" : "registry.address", (err as Error).message);
   }
+  problems.throwIfAny(PreflightError);
 }

@@ -5,12 +5,12 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse as parseYaml } from "yaml";
 import { catalogSchema } from "../estate/catalog";
 import { diskFiles } from "../estate/files";
 import { planForSettings } from "../estate/planner";
 import { renderMermaid, renderPlan } from "../estate/render";
-import { parseSettings } from "../estate/settings";
+import { projectConfigBlock, settingsFromStackFile, stackFileSchema } from "../estate/settings";
+import { stringify as toYaml } from "yaml";
 
 const root = path.resolve(__dirname, "..");
 const GRAPH_START = "<!-- estate-graph:start (npm run plan -- --write-graph) -->";
@@ -25,17 +25,23 @@ export function withGraph(readme: string, mermaid: string): string {
   return `${readme.slice(0, start + GRAPH_START.length)}\n\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n\n${readme.slice(end)}`;
 }
 
-/** Reads a stack file's `dayu-estate:` keys without the Pulumi CLI (secrets are not needed to plan). */
-export function stackGetter(stack: string): (key: string) => unknown {
-  const file = path.join(root, `Pulumi.${stack}.yaml`);
-  if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
-  const config = ((parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> })
-    ?.config ?? {}) as Record<string, unknown>;
-  return (key) => config[`dayu-estate:${key}`];
+/** Replaces the `config:` block (the last one) of a Pulumi.yaml text with the generated one. */
+export function withConfigBlock(projectYaml: string): string {
+  const at = projectYaml.search(/^config:/m);
+  const head = at < 0 ? `${projectYaml.trimEnd()}\n` : projectYaml.slice(0, at);
+  return `${head}${toYaml({ config: projectConfigBlock() }, { lineWidth: 0 })}`;
 }
 
+/**
+ * Plans a stack from its file, without the Pulumi CLI (secrets are not needed to plan). The file is
+ * read as the CLI would pass it to the program, through the same rule (`settingsFromStackFile`), so
+ * this and `pulumi preview` accept and refuse the same stack files.
+ */
 export function planForStack(stack: string) {
-  return planForSettings(parseSettings(stackGetter(stack), stack), root, diskFiles, true);
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
+  const settings = settingsFromStackFile(fs.readFileSync(file, "utf8"), stack);
+  return planForSettings(settings, root, diskFiles, true);
 }
 
 if (require.main === module) {
@@ -47,7 +53,11 @@ if (require.main === module) {
     if (args.includes("--write-schema")) {
       const file = path.join(root, "estate.schema.json");
       fs.writeFileSync(file, `${JSON.stringify(catalogSchema, null, 2)}\n`);
-      console.log(`\nwrote ${file}`);
+      const stackSchema = path.join(root, "stack-config.schema.json");
+      fs.writeFileSync(stackSchema, `${JSON.stringify(stackFileSchema(), null, 2)}\n`);
+      const project = path.join(root, "Pulumi.yaml");
+      fs.writeFileSync(project, withConfigBlock(fs.readFileSync(project, "utf8")));
+      console.log(`\nwrote ${file}, ${stackSchema} and the config block of ${project}`);
     }
     if (args.includes("--write-graph")) {
       const readme = path.join(root, "README.md");

@@ -41,7 +41,7 @@ import type {
 import type { DockerHostRegistry } from "../../components/dockerHostRegistry";
 import type { KubernetesRegistry } from "../../components/kubernetesRegistry";
 import type { EcrRegistry } from "../../components/ecrRegistry";
-import type { RegistryCredentials } from "../../components/registryCommon";
+import type { RegistryCredentials } from "../../components/credentials";
 
 const ADDRESS = "registry.dayu.example:5000";
 const HTPASSWD = `dayu:$2y$05$${"abcdefghijklmnopqrstuv".repeat(2)}ABCDEFGHI\n`;

@@ -9,13 +9,25 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { loadModeFiles } from "../../estate/backends";
 import { memoryFiles } from "../../estate/files";
+import { stackKey } from "../../estate/problems";
 import {
   ConfigError,
   DEFAULT_BUILDKIT_IMAGE,
   DEFAULT_REGISTRY_IMAGE,
   EstateSettings,
+  editDistance,
+  fromConfigText,
   parseSettings,
+  parseStackConfig,
+  projectConfigBlock,
+  settingsFromStackFile,
+  stackFileSchema,
+  unknownKeyMessage,
 } from "../../estate/settings";
+import { PreflightError, checkBuilders } from "../../lib/preflight";
+import { withConfigBlock } from "../../scripts/plan";
+import { asRunError, runError } from "../../config";
+import * as pulumi from "@pulumi/pulumi";
 
 type Config = Record<string, unknown>;
 type Mode = "external" | "docker-host" | "kubernetes" | "ecr";
@@ -570,6 +582,223 @@ describe("certificate files of the modes", () => {
         );
         return true;
       },
+    );
+  });
+});
+
+describe("one declaration per setting", () => {
+  const ROOT = path.resolve(__dirname, "../..");
+  /** A valid prod stack as the Pulumi CLI passes it to the program: every value as text. */
+  const asText = (c: Config): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(c).map(([k, v]) => [
+        k,
+        fromConfigText(k, typeof v === "string" ? v : JSON.stringify(v)),
+      ]),
+    );
+  /** The problem lines of a refused config. */
+  const problemsOf = (f: () => unknown): string[] => {
+    try {
+      f();
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      return err.problems;
+    }
+    assert.fail("the config was accepted");
+  };
+
+  it("refuses a typo in a key, naming the nearest known key, at every level", () => {
+    const cases: [Config, string, string][] = [
+      [{ ...stack("external"), protectRelease: true }, "protectRelease", "protectReleases"],
+      [{ ...stack("external"), buildOnPreveiw: true }, "buildOnPreveiw", "buildOnPreview"],
+      [{ ...stack("external"), registryPasword: "x" }, "registryPasword", "registryPassword"],
+      [
+        stack("docker-host", (c) => (sub(c, "dockerHost").hots = "ssh://x")),
+        "registry.dockerHost.hots",
+        "host",
+      ],
+      [
+        stack("external", (c) => (builder(c, 0).endpiont = "tcp://x:1")),
+        "builders[0].endpiont",
+        "endpoint",
+      ],
+    ];
+    for (const [c, key, nearest] of cases) {
+      const line = problemsOf(() => parseStackConfig(c, "prod")).find((p) =>
+        p.startsWith(`dayu-estate:${key} in Pulumi.prod.yaml:`),
+      );
+      assert.ok(line, `no problem names ${key}`);
+      assert.match(line, new RegExp(`is not a known key; did you mean \`${nearest}\`\\?`));
+    }
+    assert.equal(editDistance("buildOnPreveiw", "buildOnPreview"), 2);
+    assert.match(unknownKeyMessage("zzz", ["mode", "address"]), /known: mode, address/);
+  });
+
+  it("requires environment (a stack without it is not silently dev)", () => {
+    const c = stack("external");
+    delete c.environment;
+    assert.deepEqual(
+      problemsOf(() => parseStackConfig(c, "prod")),
+      ["dayu-estate:environment in Pulumi.prod.yaml: is required"],
+    );
+  });
+
+  it("reads text from the CLI by the schema's type: JSON for objects and booleans, text for strings", () => {
+    assert.equal(fromConfigText("release", "1.10"), "1.10");
+    assert.equal(fromConfigText("release", "v1.3"), "v1.3");
+    assert.equal(fromConfigText("registryCache", "false"), false);
+    assert.equal(fromConfigText("protectReleases", "auto"), "auto");
+    assert.deepEqual(fromConfigText("contexts", '{"a":"b"}'), { a: "b" });
+    const s = parseStackConfig(asText({ ...stack("ecr"), release: "1.10", preflight: false }), "p");
+    assert.equal(s.release, "1.10");
+    assert.equal(s.preflight, false);
+  });
+
+  it("refuses values of the wrong type from pulumi config set, naming the key", () => {
+    const problems = problemsOf(() =>
+      parseStackConfig(
+        asText({ ...stack("ecr"), buildOnPreview: "yes", protectReleases: "maybe", builders: "x" }),
+        "prod",
+      ),
+    );
+    assert.ok(
+      problems.some((p) =>
+        /:buildOnPreview in Pulumi.prod.yaml: must be a boolean, got "yes"/.test(p),
+      ),
+      problems.join("\n"),
+    );
+    assert.ok(problems.some((p) => /:protectReleases in .*: must be true, false, auto/.test(p)));
+    assert.ok(problems.some((p) => /:builders in .*: must be an array/.test(p)));
+  });
+
+  it("accepts whole numbers and booleans given as text inside objects (pulumi config set --path)", () => {
+    const s = parseStackConfig(
+      stack("docker-host", (c) => {
+        sub(c, "dockerHost").port = "5443";
+        reg(c).insecure = "false";
+      }),
+      "prod",
+    );
+    assert.equal(s.registry.dockerHost?.port, 5443);
+    assert.equal(s.registry.insecure, false);
+  });
+
+  it("refuses a number where text belongs, naming the fix (quote it)", () => {
+    const problems = problemsOf(() =>
+      parseStackConfig(
+        stack("ecr", (c) => (sub(c, "ecr").accountId = 123456789012)),
+        "prod",
+      ),
+    );
+    assert.match(
+      problems.join("\n"),
+      /registry\.ecr\.accountId in Pulumi\.prod\.yaml: must be text, got the number 123456789012: quote it/,
+    );
+  });
+
+  describe("a stack file read by npm run plan and by the program agree", () => {
+    const file = (release: string) =>
+      [
+        "config:",
+        "  dayu-estate:environment: dev",
+        `  dayu-estate:release: ${release}`,
+        "  dayu-estate:registryPassword:",
+        "    secure: AAABAxyz",
+        "  dayu-estate:registry:",
+        "    address: registry.dayu.test:5443",
+        "  dayu-estate:builders:",
+        "    - { name: a, platform: linux/amd64 }",
+        "  aws:region: eu-central-1",
+      ].join("\n");
+
+    it("refuses an unquoted release such as 1.10 (YAML made it 1.1), naming the fix with the digits as written", () => {
+      for (const [release, value] of [
+        ["1.10", "1.1"],
+        ["1.3", "1.3"],
+        ["true", "true"],
+      ]) {
+        const problems = problemsOf(() => settingsFromStackFile(file(release), "dev"));
+        assert.equal(problems.length, 1, problems.join("\n"));
+        assert.equal(
+          problems[0],
+          `dayu-estate:release in Pulumi.dev.yaml: must be text, got the ${release === "true" ? "boolean" : "number"} ${value} (YAML reads an unquoted ${release} as that): quote it in the stack file: release: "${release}"`,
+        );
+      }
+    });
+
+    it("accepts a quoted release, skips secrets and other projects' keys", () => {
+      const s = settingsFromStackFile(file('"1.10"'), "dev");
+      assert.equal(s.release, "1.10");
+      assert.equal(s.protectReleases, false);
+    });
+
+    it("plans every committed stack file", () => {
+      for (const name of ["dev", "prod-docker-host", "prod-kubernetes", "prod-ecr"]) {
+        const text = fs.readFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), "utf8");
+        assert.equal(settingsFromStackFile(text, name).stack, name);
+      }
+    });
+  });
+
+  it("Pulumi.yaml's config block is the one generated from the schema (npm run plan -- --write-schema)", () => {
+    const text = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+    assert.deepEqual(parseYaml(text).config, projectConfigBlock());
+    assert.equal(withConfigBlock(text), text);
+    // A key without a default is required by the CLI too: exactly the schema's required keys.
+    assert.deepEqual(
+      Object.entries(projectConfigBlock())
+        .filter(([, v]) => !("default" in v))
+        .map(([k]) => k),
+      ["environment", "release", "registry", "builders"],
+    );
+  });
+
+  it("stack-config.schema.json is the schema the program validates with", () => {
+    const text = fs.readFileSync(path.join(ROOT, "stack-config.schema.json"), "utf8");
+    assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(stackFileSchema())));
+  });
+
+  it("pre-flight problems name the stack key", async () => {
+    await assert.rejects(
+      checkBuilders(
+        [{ name: "dayu-arm64", platform: "linux/arm64", key: "builders[1]" }],
+        async () => "Status: running\nPlatforms: linux/amd64\n",
+        "buildx",
+        stackKey("dayu-estate", "prod"),
+      ),
+      (err: unknown) => {
+        assert.ok(err instanceof PreflightError);
+        assert.deepEqual(err.problems, [
+          'dayu-estate:builders[1] in Pulumi.prod.yaml: builder "dayu-arm64" is declared for linux/arm64 but serves linux/amd64',
+        ]);
+        return true;
+      },
+    );
+  });
+
+  it("turns a user's mistake into a pulumi.RunError (printed without a stack trace); a bug keeps its trace", () => {
+    assert.throws(
+      () => asRunError(() => parseStackConfig({ ...stack("external"), environment: "qa" }, "prod")),
+      (err: unknown) => {
+        assert.ok(pulumi.RunError.isInstance(err), String(err));
+        assert.equal(
+          (err as Error).message,
+          'invalid stack config (1 problem):\n  - dayu-estate:environment in Pulumi.prod.yaml: must be dev, staging, prod; got "qa"',
+        );
+        return true;
+      },
+    );
+    // The SDK prefixes the property name to an error once per resource that carries it.
+    const err = runError("pre-flight failed, nothing was built: x");
+    err.message = `error serializing property "registry": ${err.message}`;
+    assert.equal(err.message, "pre-flight failed, nothing was built: x");
+    const bug = new TypeError("x is undefined");
+    assert.throws(
+      () =>
+        asRunError(() => {
+          throw bug;
+        }),
+      (err: unknown) => err === bug,
     );
   });
 });
