@@ -354,6 +354,14 @@ describe("retention", () => {
           plan.steps.forEach((step, i) => {
             apply(live, step, caps);
             assertKeptIntact(repos, live, policy, `seed ${seed}, after step ${i + 1}`);
+            // No index, kept or not, ever points at a deleted child: parents go first.
+            for (const repo of live)
+              for (const m of Object.values(repo.manifests))
+                for (const c of m.children ?? [])
+                  assert.ok(
+                    repo.manifests[c],
+                    `seed ${seed}, step ${i + 1}: ${m.digest} lost child ${c}`,
+                  );
           });
           deleted += plan.steps.length;
           // Everything left is reachable (or, without tag delete, held by a blocked tag's digest).
@@ -366,6 +374,19 @@ describe("retention", () => {
             for (const d of Object.keys(repo.manifests))
               assert.ok(digests.has(d), `seed ${seed}: ${repo.repository}@${d} left unreachable`);
           }
+          if (caps.tagDelete)
+            for (const repo of live) {
+              const verdicts = keptTags(repo, policy);
+              const { attachmentTags } = reachableDigests(
+                repo,
+                [...verdicts].filter(([, v]) => v.keep).map(([t]) => t),
+              );
+              for (const tag of Object.keys(repo.tags))
+                assert.ok(
+                  verdicts.get(tag)?.keep || attachmentTags.has(tag),
+                  `seed ${seed}: stale tag ${repo.repository}:${tag} left`,
+                );
+            }
           const again = retentionPlan(live, policy, caps);
           assert.deepEqual(again.steps, [], `seed ${seed}: a second prune removes nothing`);
           assert.equal(again.reclaimableBytes, 0, `seed ${seed}`);
