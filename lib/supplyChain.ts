@@ -10,6 +10,9 @@
  * registry credentials in a Docker config directory (`DOCKER_CONFIG`), documents on standard input.
  */
 import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { SLSA_PROVENANCE_V1 } from "./provenance";
 
 /** One tool run. */
@@ -358,5 +361,36 @@ export class SupplyChain {
       }
     }
     return found;
+  }
+}
+
+/** Registry credentials, as the estate holds them (secret). */
+export interface ToolCredentials {
+  address: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * Runs `fn` with a throwaway Docker config directory holding only these credentials (file mode 0600),
+ * removed afterwards whatever happens: how both tools get credentials without a command-line flag.
+ */
+export async function withDockerConfig<T>(
+  creds: ToolCredentials,
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dayu-supply-"));
+  try {
+    const auths = creds.username
+      ? {
+          [creds.address]: {
+            auth: Buffer.from(`${creds.username}:${creds.password}`).toString("base64"),
+          },
+        }
+      : {};
+    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ auths }), { mode: 0o600 });
+    return await fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
