@@ -57,11 +57,13 @@ export interface SupplyChainTools {
   /** Plain HTTP to the registry (dev only). Default false. */
   insecure?: boolean;
   /**
-   * cosign's scheme for attaching attestations: `legacy` (tags `sha256-<hex>.att`/`.sig`, every
-   * registry) or `oci-1-1` (referrers API, falling back to the `sha256-<hex>` index tag where the
-   * registry lacks it). Default `legacy`: distribution 2.8 and v3 implement no referrers API.
+   * How cosign stores signatures and attestations. `bundle` (cosign v3's default): a Sigstore bundle
+   * attached through the OCI referrers API, or, where the registry has none (distribution 2.8 and
+   * v3.1.2), under the fallback tag `sha256-<hex>` (an index of the referrers). `legacy`: the classic
+   * tags `sha256-<hex>.sig` / `.att` (deprecated by cosign v3). Verification finds both. Default
+   * `bundle`.
    */
-  referrersMode?: "legacy" | "oci-1-1";
+  format?: "bundle" | "legacy";
   /** Per-run timeout. Default 5 minutes (syft unpacks every layer). */
   timeoutMs?: number;
 }
@@ -108,7 +110,6 @@ export function toolEnv(tools: SupplyChainTools): Record<string, string> {
   if (tools.dockerConfig) env.DOCKER_CONFIG = tools.dockerConfig;
   if (tools.insecure) env.SYFT_REGISTRY_INSECURE_USE_HTTP = "true";
   if (tools.caFile) env.SYFT_REGISTRY_CA_CERT = tools.caFile;
-  if ((tools.referrersMode ?? "legacy") === "oci-1-1") env.COSIGN_EXPERIMENTAL = "1";
   return env;
 }
 
@@ -155,7 +156,7 @@ export function cosignAttestArgs(
     ...OFFLINE_SIGNING,
     `--type=${predicateType}`,
     "--predicate=-",
-    ...referrersArgs(tools),
+    ...formatArgs(tools),
     ...cosignRegistryArgs(tools),
     requireDigestRef(ref),
   ];
@@ -166,7 +167,7 @@ export function cosignSignArgs(ref: string, tools: SupplyChainTools): string[] {
   return [
     "sign",
     ...OFFLINE_SIGNING,
-    ...referrersArgs(tools),
+    ...formatArgs(tools),
     ...cosignRegistryArgs(tools),
     requireDigestRef(ref),
   ];
@@ -188,12 +189,8 @@ export function cosignVerifyArgs(
   ];
 }
 
-function referrersArgs(tools: SupplyChainTools): string[] {
-  const mode = tools.referrersMode ?? "legacy";
-  // v3 attaches a Sigstore bundle by default; `legacy` keeps the tag scheme every registry serves.
-  return mode === "legacy"
-    ? ["--new-bundle-format=false"]
-    : ["--new-bundle-format=true", `--registry-referrers-mode=${mode}`];
+function formatArgs(tools: SupplyChainTools): string[] {
+  return (tools.format ?? "bundle") === "legacy" ? ["--new-bundle-format=false"] : [];
 }
 
 /** What an SBOM says about itself. */

@@ -69,7 +69,7 @@ describe("supply chain (syft, cosign)", () => {
       );
     });
 
-    it("cosign attest and sign: key from the environment, no transparency log, no signing config, legacy tags", () => {
+    it("cosign attest and sign: key from the environment, no transparency log, no signing config", () => {
       const attest = cosignAttestArgs(REF, "slsaprovenance1", {});
       for (const flag of [
         "--key=env://COSIGN_PRIVATE_KEY",
@@ -78,7 +78,6 @@ describe("supply chain (syft, cosign)", () => {
         "--yes",
         "--type=slsaprovenance1",
         "--predicate=-",
-        "--new-bundle-format=false",
       ])
         assert.ok(attest.includes(flag), `attest has ${flag}`);
       assert.equal(attest[0], "attest");
@@ -90,10 +89,14 @@ describe("supply chain (syft, cosign)", () => {
       assert.ok(sign.includes("--registry-cacert=/pki/ca.crt"));
     });
 
-    it("the oci-1-1 mode asks for the referrers API", () => {
-      const sign = cosignSignArgs(REF, { referrersMode: "oci-1-1" });
-      assert.ok(sign.includes("--registry-referrers-mode=oci-1-1"));
-      assert.ok(sign.includes("--new-bundle-format=true"));
+    it("writes cosign v3 bundles by default, classic .sig/.att tags in legacy format", () => {
+      assert.ok(!cosignSignArgs(REF, {}).some((a) => a.startsWith("--new-bundle-format")));
+      assert.ok(cosignSignArgs(REF, { format: "legacy" }).includes("--new-bundle-format=false"));
+      assert.ok(
+        cosignAttestArgs(REF, "spdxjson", { format: "legacy" }).includes(
+          "--new-bundle-format=false",
+        ),
+      );
     });
 
     it("cosign verify ignores the transparency log and prints JSON", () => {
