@@ -16,6 +16,7 @@ import {
   sha256Of,
 } from "../../lib/provenance";
 import { ToolRun, ToolRunner } from "../../lib/supplyChain";
+import { installMocks, isSecretInput, ofType, reset, settle } from "./helpers/mocks";
 
 const A = "a".repeat(64);
 const B = "b".repeat(64);
@@ -208,6 +209,40 @@ describe("supply-chain components", () => {
       const p = sig.indexSignatureProvider(tools().run, async () => `sha256:${A}`);
       assert.equal((await p.diff!("id", unsigned, inputs())).changes, true);
       assert.equal((await p.diff!("id", ok, inputs())).changes, false, "no-op up signs nothing");
+    });
+  });
+
+  describe("as resources (Pulumi mocks)", () => {
+    it("register with the key and registry credentials as secrets, and the digest as plain input", async () => {
+      reset();
+      await installMocks("dayu-estate", "unit");
+      const a = new att.Attestation("car-detection/arm64-attestation", {
+        ref: `${REPO}@sha256:${A}`,
+        provenance: attestationInputs().provenance,
+        tools: {},
+        registry: REGISTRY,
+        key: KEY,
+      });
+      const s = new sig.IndexSignature("car-detection:v1.3-signature", {
+        tag: `${REPO}:v1.3`,
+        digest: `sha256:${A}`,
+        tools: {},
+        registry: REGISTRY,
+        key: KEY,
+      });
+      await settle(a, s);
+      const regs = ofType("pulumi-nodejs:dynamic:Resource");
+      assert.deepEqual(regs.map((r) => r.name).sort(), [
+        "car-detection/arm64-attestation",
+        "car-detection:v1.3-signature",
+      ]);
+      for (const r of regs) {
+        assert.ok(isSecretInput(r.inputs.key), `${r.name}: key is secret`);
+        assert.ok(isSecretInput(r.inputs.registry), `${r.name}: registry is secret`);
+      }
+      const attestation = regs.find((r) => r.name.endsWith("-attestation"));
+      assert.equal(attestation?.inputs.ref, `${REPO}@sha256:${A}`);
+      assert.equal(attestation?.inputs.sbomFormat, "spdx-json");
     });
   });
 });
