@@ -41,10 +41,6 @@ const registryResolver: TagResolver = async (i) => {
     password: i.registry.password,
     ca: i.tools.caFile ? fs.readFileSync(i.tools.caFile, "utf8") : undefined,
     insecure: i.tools.insecure,
-    // Pulumi's closure serialization turns lib/registry.ts's RETRYABLE_STATUS Set into a plain
-    // object, so its `.has` throws inside a dynamic provider (checked with a real `pulumi up`). With
-    // no retries the check is never reached; a refresh that fails is simply run again.
-    retries: 0,
   });
   return (await client.resolve(repository, reference)) ?? "absent";
 };
