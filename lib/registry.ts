@@ -36,8 +36,10 @@ export interface RegistryAuth {
   retryBaseMs?: number;
 }
 
+// An array, not a Set: Pulumi's closure serialization (dynamic providers such as IndexGuard capture
+// this client) turns a Set into a plain object whose `has` then throws.
 /** Answers that mean "try again later": rate limits, and a proxy or storage backend failing for now. */
-export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+export const RETRYABLE_STATUS: readonly number[] = [429, 500, 502, 503, 504];
 /** The longest wait between two attempts. */
 export const MAX_BACKOFF_MS = 4000;
 /** Default number of further attempts ({@link RegistryAuth.retries}). */
@@ -201,7 +203,7 @@ export class RegistryClient {
       const last = attempt >= retries;
       try {
         const res = await this.callOnce(method, path, headers, body);
-        if (last || !RETRYABLE_STATUS.has(res.status)) return res;
+        if (last || !RETRYABLE_STATUS.includes(res.status)) return res;
       } catch (err) {
         if (!(err instanceof RegistryError) || err.status !== undefined) throw err;
         if (last) {

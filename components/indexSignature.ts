@@ -1,0 +1,155 @@
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { RegistryClient, splitRef } from "../lib/registry";
+import {
+  SigningKey,
+  SupplyChain,
+  SupplyChainTools,
+  ToolCredentials,
+  ToolRunner,
+  execToolRunner,
+  withDockerConfig,
+} from "../lib/supplyChain";
+
+/** Inputs as the dynamic provider sees them (resolved). */
+export interface IndexSignatureInputs {
+  /** The index tag, `registry/repository:tag`. */
+  tag: string;
+  /** The published index digest, `sha256:…` (IndexGuard's publishedDigest). */
+  digest: string;
+  tools: SupplyChainTools;
+  registry: ToolCredentials;
+  key: SigningKey;
+}
+
+/** State: digests and a verdict, no signature bytes. */
+export interface IndexSignatureState extends IndexSignatureInputs {
+  /** What the tag served at the last create, update or refresh ("absent" when gone). */
+  liveDigest: string;
+  /** Whether the served digest carried a signature that verifies with the public key. */
+  verified: boolean;
+}
+
+/** Resolves the tag's live digest; a missing tag is "absent". */
+export type TagResolver = (i: IndexSignatureInputs) => Promise<string>;
+
+const registryResolver: TagResolver = async (i) => {
+  const { repository, reference } = splitRef(i.tag);
+  const client = new RegistryClient({
+    address: i.registry.address,
+    username: i.registry.username || undefined,
+    password: i.registry.password,
+    ca: i.tools.caFile ? fs.readFileSync(i.tools.caFile, "utf8") : undefined,
+    insecure: i.tools.insecure,
+  });
+  return (await client.resolve(repository, reference)) ?? "absent";
+};
+
+/** `registry/repository@digest` for a `registry/repository:tag` reference. */
+export function digestRef(tag: string, digest: string): string {
+  const { address, repository } = splitRef(tag);
+  return `${address}/${repository}@${digest}`;
+}
+
+/** True when the state shows drift: the tag moved, vanished, or its signature no longer verifies. */
+export function signatureDrifted(
+  s: Pick<IndexSignatureState, "digest" | "liveDigest" | "verified">,
+): boolean {
+  return s.liveDigest !== s.digest || !s.verified;
+}
+
+/** Reads the tag and verifies the signature of what it serves now. */
+export async function inspect(
+  i: IndexSignatureInputs,
+  run: ToolRunner,
+  resolve: TagResolver,
+): Promise<Pick<IndexSignatureState, "liveDigest" | "verified">> {
+  const liveDigest = await resolve(i);
+  if (liveDigest === "absent") return { liveDigest, verified: false };
+  const verified = await withDockerConfig(i.registry, (dockerConfig) =>
+    new SupplyChain({ ...i.tools, dockerConfig }, run).verifySignature(
+      digestRef(i.tag, liveDigest),
+      i.key.publicKey,
+    ),
+  );
+  return { liveDigest, verified };
+}
+
+/**
+ * The provider. Create/update sign the published digest (cosign signs digests, so re-signing an
+ * unchanged index is only needed when its signature went missing). Refresh resolves the tag and
+ * verifies what it serves: a tag moved by hand, or a signature removed or not made with our key, is
+ * drift; the next `up` (after IndexGuard has put the index back) signs it again.
+ */
+export function indexSignatureProvider(
+  run: ToolRunner = execToolRunner,
+  resolve: TagResolver = registryResolver,
+): pulumi.dynamic.ResourceProvider {
+  const signAndCheck = async (i: IndexSignatureInputs): Promise<IndexSignatureState> => {
+    await withDockerConfig(i.registry, (dockerConfig) =>
+      new SupplyChain({ ...i.tools, dockerConfig }, run).sign(digestRef(i.tag, i.digest), i.key),
+    );
+    const now = await inspect(i, run, resolve);
+    if (now.liveDigest === i.digest && !now.verified)
+      throw new Error(`${i.tag}: the signature of ${i.digest} does not verify right after signing`);
+    return { ...i, ...now };
+  };
+  return {
+    async create(inputs: IndexSignatureInputs) {
+      return { id: inputs.tag, outs: await signAndCheck(inputs) };
+    },
+    async read(id: string, props: IndexSignatureState) {
+      return { id, props: { ...props, ...(await inspect(props, run, resolve)) } };
+    },
+    async diff(_id: string, olds: IndexSignatureState, news: IndexSignatureInputs) {
+      return {
+        changes: olds.digest !== news.digest || olds.tag !== news.tag || signatureDrifted(olds),
+        replaces: olds.tag !== news.tag ? ["tag"] : [],
+        deleteBeforeReplace: false,
+      };
+    },
+    async update(_id: string, _olds: IndexSignatureState, news: IndexSignatureInputs) {
+      return { outs: await signAndCheck(news) };
+    },
+    async delete() {
+      // The signature stays with the index; retention removes both together.
+    },
+  };
+}
+
+/** Arguments of {@link IndexSignature}. */
+export interface IndexSignatureArgs {
+  /** The index tag, `registry/repository:tag`. */
+  tag: pulumi.Input<string>;
+  /** The published index digest (IndexGuard's `publishedDigest`). */
+  digest: pulumi.Input<string>;
+  /** Tool paths and registry access (no credentials). */
+  tools: pulumi.Input<SupplyChainTools>;
+  /** Registry credentials (secret). */
+  registry: pulumi.Input<ToolCredentials>;
+  /** The cosign key pair (secret). */
+  key: pulumi.Input<SigningKey>;
+}
+
+/** A cosign signature on one published index digest, verified on every refresh. */
+export class IndexSignature extends pulumi.dynamic.Resource {
+  public readonly liveDigest!: pulumi.Output<string>;
+  public readonly verified!: pulumi.Output<boolean>;
+
+  constructor(name: string, args: IndexSignatureArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      indexSignatureProvider(),
+      name,
+      {
+        tag: args.tag,
+        digest: args.digest,
+        tools: args.tools,
+        registry: pulumi.secret(args.registry),
+        key: pulumi.secret(args.key),
+        liveDigest: undefined,
+        verified: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["registry", "key"] },
+    );
+  }
+}
