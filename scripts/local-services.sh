@@ -698,6 +698,10 @@ cmd_start() {
   ensure_pki
   ensure_creds
   ensure_binfmt
+  # Every port is checked before anything starts: a clash with another checkout leaves nothing half up.
+  for svc in "${SERVICES[@]}"; do
+    [[ -n "$(svc_pid "$svc")" ]] || refuse_taken_port "$svc" "$(svc_port "$svc")"
+  done
   save_ports
   # Launch what is needed first, then wait for each: the daemons start in parallel.
   start_registry
@@ -733,6 +737,8 @@ cmd_status() {
     fi
     printf '%-16s %-9s pid %-7s %s\n' "$svc" "$state" "${pid:--}" "$(svc_address "$svc")"
   done
+  if [[ -f "$SYSTEM_CA" ]]; then echo "local CA trusted system-wide as $SYSTEM_CA"
+  else echo "local CA not in the system trust store (it is added by start, removed by stop)"; fi
   return "$all"
 }
 
