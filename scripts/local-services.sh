@@ -356,6 +356,10 @@ untrust_ca() {
     rm -f "$SYSTEM_CA"
     update_trust || warn "update-ca-certificates failed"
   fi
+  # update-ca-certificates rebuilds the bundle but (without --fresh, which would touch every CA) leaves
+  # the removed file's links in /etc/ssl/certs dangling: remove this checkout's.
+  find /etc/ssl/certs -maxdepth 1 -type l \( -lname "$SYSTEM_CA" -o -lname "dayu-local-ca-$CHECKOUT_ID.pem" \) \
+    ! -exec test -e {} \; -delete 2>/dev/null || true
 }
 
 # secure_tree DIR...: directories 0700, files 0600 (state, logs, registry storage, keys).
