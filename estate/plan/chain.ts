@@ -57,7 +57,10 @@ export function chainSteps(
     }
     const descriptor = m[2];
     const fileErr = kindError(files, path.join(dir, n), "file", "chain file");
-    if (fileErr) problems.at(where, fileErr);
+    if (fileErr) {
+      problems.at(where, fileErr);
+      continue;
+    }
     const prev = seen.get(descriptor);
     if (prev)
       problems.at(where, `chain descriptor "${descriptor}" is used by both ${prev} and ${n}`);
