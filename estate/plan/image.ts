@@ -132,6 +132,9 @@ function plannedBuild(
   const names = namesAfter(representativeVariant(s.variants));
   const former = formerRepresentative(s.variants, declared);
   const formerId = former === undefined ? undefined : namesAfter(former).id;
+  const notSecret = (inputs.images.get(image)?.notSecret ?? []).filter(
+    (n) => s.inputs.buildArgs[n] !== undefined,
+  );
   const build: PlannedBuild = {
     ...names,
     ...(formerId !== undefined && formerId !== names.id ? { formerIds: [formerId] } : {}),
@@ -150,6 +153,7 @@ function plannedBuild(
     target: s.inputs.target,
     base: baseLink(s, soFar),
     baseArg: s.inputs.baseArg,
+    ...(notSecret.length > 0 ? { notSecret } : {}),
   };
   soFar.addBuild(build);
   return build;
