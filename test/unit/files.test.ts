@@ -195,11 +195,13 @@ describe("planner: files of the wrong kind, for real", () => {
         release: "",
         builders: BUILDERS,
       }) as unknown as EstateSettings;
-    assert.deepEqual(refusal(() => planForSettings(settings("fifo"), s.dir, diskFiles)), [
-      `config catalog: catalog ${s.at("fifo")} is a FIFO (named pipe), not a regular file`,
-    ]);
-    assert.deepEqual(refusal(() => planForSettings(settings("dir"), s.dir, diskFiles)), [
-      `config catalog: catalog ${s.at("dir")} is a directory, not a regular file`,
-    ]);
+    assert.deepEqual(
+      refusal(() => planForSettings(settings("fifo"), s.dir, diskFiles)),
+      [`config catalog: catalog ${s.at("fifo")} is a FIFO (named pipe), not a regular file`],
+    );
+    assert.deepEqual(
+      refusal(() => planForSettings(settings("dir"), s.dir, diskFiles)),
+      [`config catalog: catalog ${s.at("dir")} is a directory, not a regular file`],
+    );
   });
 });
