@@ -245,6 +245,40 @@ describe("bad input: generated names against declared ones", () => {
     );
   });
 
+  it("refuses a mirror tag listed twice", () => {
+    assert.deepEqual(
+      refused(() =>
+        plan({
+          mirrors: [
+            {
+              name: "redis",
+              source: "docker.io/library/redis:7",
+              digest: DIGEST_A,
+              repository: "redis",
+              tags: ["7", "7"],
+              platforms: ["linux/amd64"],
+            },
+          ],
+          images: [img("a")],
+        }),
+      ),
+      ['mirror "redis": tag 7 is listed twice'],
+    );
+  });
+
+  it("refuses an intermediate chain step whose -<step>-<arch> tag passes 128", () => {
+    const t = "t".repeat(118); // +"-amd64" fits, +"-base-amd64" does not
+    const got = refused(() =>
+      plan(
+        { images: [img("atom", { chain: "stock", tags: [t], platforms: ["linux/amd64"] })] },
+        { "/c/atom/stock/1-Dockerfile-base": DF, "/c/atom/stock/2-Dockerfile-app": DF },
+      ),
+    );
+    assert.deepEqual(got, [
+      `image "atom": the per-arch tag of build atom/base/amd64 is invalid: tag "${t.slice(0, 40)}..." is longer than 128 characters (made from the image's first tag; shorten it or the variant's tagSuffix)`,
+    ]);
+  });
+
   it("refuses a tag that only a variant suffix, a step or an arch makes longer than 128", () => {
     const t = "t".repeat(124);
     const viaSuffix = refused(() =>
