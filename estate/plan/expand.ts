@@ -11,6 +11,7 @@ import { Step, chainSteps, stepArgs } from "./chain";
 import { ExpandedBuild } from "./dedup";
 import { checkDockerfile } from "./dockerfile";
 import { BaseInput, buildKey } from "./identity";
+import { baseSpecsOf } from "./imageGraph";
 import { PlanInputs } from "./inputs";
 import { DEFAULT_BASE_ARG, DEFAULT_VARIANT, PlannedBuild, archOf } from "./types";
 
@@ -81,6 +82,11 @@ export function checkImage(
     if (!img.platforms.includes(p))
       problems.at(where, `platformOverrides.${p} is not one of its platforms`);
   }
+  if (img.baseArg !== undefined && baseSpecsOf(img).length === 0)
+    problems.at(
+      where,
+      `baseArg ${img.baseArg} would have no effect: the image names no base (base, or one in its overrides)`,
+    );
   for (const p of img.platforms) {
     if (!builderFor.has(p))
       problems.at(

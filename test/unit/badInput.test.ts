@@ -149,6 +149,15 @@ describe("bad input: overrides that cannot act and pins that disagree", () => {
     );
   });
 
+  it("refuses a baseArg on an image that names no base", () => {
+    assert.deepEqual(
+      refused(() => plan({ images: [img("a", { base: undefined, baseArg: "FROM_IMAGE" })] })),
+      [
+        'image "a": baseArg FROM_IMAGE would have no effect: the image names no base (base, or one in its overrides)',
+      ],
+    );
+  });
+
   it("refuses a mirror whose source digest and digest disagree, and accepts them agreeing", () => {
     const mirror = (source: string) => ({
       mirrors: [
