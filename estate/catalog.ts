@@ -228,12 +228,16 @@ function platformHint(e: ErrorObject, data: unknown): string {
   return "platform" in r ? ` (write ${r.platform})` : ` (${r.error})`;
 }
 
-/** ` at line N` of the YAML node at a JSON pointer, or empty when the node has no position. */
-function lineAt(doc: Document, lines: LineCounter, pointer: string): string {
-  const keys = pointer
+/** The keys of a JSON pointer (ajv's `instancePath`), `~1` and `~0` unescaped. */
+function pointerKeys(pointer: string): (string | number)[] {
+  return pointer
     .split("/")
     .slice(1)
-    .map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+    .map((k) => (/^\d+$/.test(k) ? Number(k) : k.replace(/~1/g, "/").replace(/~0/g, "~")));
+}
+
+/** ` at line N` of the YAML node at `keys`, or empty when the node has no position. */
+function lineAt(doc: Document, lines: LineCounter, keys: (string | number)[]): string {
   const node = doc.getIn(keys, true) as { range?: [number, number, number] } | undefined;
   const offset = node?.range?.[0];
   return offset === undefined ? "" : ` at line ${lines.linePos(offset).line}`;
@@ -258,68 +262,75 @@ export function parseCatalog(text: string, file: string): Catalog {
   if (!validate(data)) {
     const problems = new Problems();
     for (const e of validate.errors ?? []) {
-      problems.at(pathOf(e, data), messageOf(e, data) + lineAt(doc, lines, e.instancePath));
+      problems.at(
+        pathOf(e, data),
+        messageOf(e, data) + lineAt(doc, lines, pointerKeys(e.instancePath)),
+      );
     }
     throw new CatalogError([...problems.list], `${file}: the catalog does not match its schema`);
   }
   const catalog = data as unknown as Catalog;
   const problems = new Problems((key) => `${file}: ${key}`);
-  normalizeCatalogPlatforms(catalog, (pointer) => lineAt(doc, lines, pointer), problems);
+  normalizeCatalogPlatforms(catalog, (keys) => lineAt(doc, lines, keys), problems);
   problems.throwIfAny(CatalogError);
   return catalog;
 }
 
 /**
- * Rewrites every platform of the catalog to its canonical spelling, in place. `line(pointer)` gives
- * ` at line N` for a JSON pointer into the catalog.
+ * Rewrites every platform of the catalog to its canonical spelling, in place. `line(keys)` gives
+ * ` at line N` for a path of keys into the catalog.
  */
 export function normalizeCatalogPlatforms(
   catalog: Catalog,
-  line: (pointer: string) => string,
+  line: (keys: (string | number)[]) => string,
   problems: Problems,
 ): void {
-  const list = (owner: string, pointer: string, platforms: string[]): string[] => {
+  const list = (owner: string, at: (string | number)[], platforms: string[]): string[] => {
     const out: string[] = [];
     platforms.forEach((p, i) => {
       const r = normalizePlatform(p);
-      if ("error" in r) problems.at(`${owner}.platforms[${i}]`, r.error + line(`${pointer}/${i}`));
+      if ("error" in r) problems.at(`${owner}.platforms[${i}]`, r.error + line([...at, i]));
       else if (out.includes(r.platform))
         problems.at(
           `${owner}.platforms`,
-          `lists ${r.platform} twice (as "${p}" too)${line(`${pointer}/${i}`)}`,
+          `lists ${r.platform} twice (as "${p}" too)${line([...at, i])}`,
         );
       else out.push(r.platform);
     });
     return out;
   };
   catalog.mirrors?.forEach((m, i) => {
-    m.platforms = list(`mirrors[${m.name}]`, `/mirrors/${i}/platforms`, m.platforms);
+    m.platforms = list(`mirrors[${m.name}]`, ["mirrors", i, "platforms"], m.platforms);
   });
   catalog.images.forEach((img, i) => {
     const owner = `images[${img.name}]`;
-    img.platforms = list(owner, `/images/${i}/platforms`, img.platforms);
+    img.platforms = list(owner, ["images", i, "platforms"], img.platforms);
     if (img.platformOverrides) {
-      img.platformOverrides = keyed(
-        img.platformOverrides,
-        `${owner}.platformOverrides`,
-        `/images/${i}/platformOverrides`,
-      );
+      img.platformOverrides = keyed(img.platformOverrides, `${owner}.platformOverrides`, [
+        "images",
+        i,
+        "platformOverrides",
+      ]);
     }
     for (const [v, per] of Object.entries(img.variantOverrides ?? {})) {
       (img.variantOverrides as Record<string, Record<string, BuildOverride>>)[v] = keyed(
         per,
         `${owner}.variantOverrides.${v}`,
-        `/images/${i}/variantOverrides/${v}`,
+        ["images", i, "variantOverrides", v],
       );
     }
   });
 
-  function keyed<T>(map: Record<string, T>, key: string, pointer: string): Record<string, T> {
+  function keyed<T>(
+    map: Record<string, T>,
+    key: string,
+    keys: (string | number)[],
+  ): Record<string, T> {
     const out: Record<string, T> = {};
     const spelled: Record<string, string> = {};
     for (const [p, value] of Object.entries(map)) {
       const r = normalizePlatform(p);
-      const at = line(`${pointer}/${p}`);
+      const at = line([...keys, p]);
       if ("error" in r) problems.at(`${key}.${p}`, r.error + at);
       else if (r.platform in out)
         problems.at(key, `"${spelled[r.platform]}" and "${p}" are both ${r.platform}${at}`);

@@ -34,6 +34,13 @@ const ARCH_ALIASES: Readonly<Record<string, string>> = {
   loong64: "loong64",
 };
 const ARM_VARIANTS = ["v5", "v6", "v7"];
+/** For messages: every canonical architecture, and the other spellings. */
+const KNOWN_ARCHES = [
+  ...new Set([...Object.values(ARCH_ALIASES), ...ARM_VARIANTS.map((v) => `arm/${v}`)]),
+].join(", ");
+const ALIASES = Object.keys(ARCH_ALIASES)
+  .filter((k) => ARCH_ALIASES[k] !== k)
+  .join(", ");
 
 /** The result of {@link normalizePlatform}: the canonical platform, or why it is refused. */
 export type PlatformResult = { platform: string } | { error: string };
@@ -80,11 +87,7 @@ function archPart(arch: string, variant: string | undefined): PlatformResult {
   }
   if (canonical === undefined) {
     return {
-      error: `unknown architecture "${arch}" (known: amd64, arm64, arm/v7, and their aliases ${Object.keys(
-        ARCH_ALIASES,
-      )
-        .filter((k) => ARCH_ALIASES[k] !== k)
-        .join(", ")})`,
+      error: `unknown architecture "${arch}" (known: ${KNOWN_ARCHES}; aliases: ${ALIASES})`,
     };
   }
   if (variant === undefined) return { platform: canonical };

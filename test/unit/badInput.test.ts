@@ -396,6 +396,26 @@ describe("bad input: platforms and builders", () => {
     assert.deepEqual(Object.keys(c.images[0].platformOverrides ?? {}), ["linux/arm64"]);
   });
 
+  it("refuses two override keys for one platform, with the line", () => {
+    assert.throws(
+      () =>
+        parseCatalog(
+          yaml(
+            "[linux/arm64]",
+            "    platformOverrides:\n      linux/arm64: { dockerfile: A }\n      linux/arm64/v8: { dockerfile: B }\n",
+          ),
+          "e.yaml",
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof EstateInputError);
+        assert.deepEqual(err.problems, [
+          'e.yaml: images[a].platformOverrides: "linux/arm64" and "linux/arm64/v8" are both linux/arm64 at line 9',
+        ]);
+        return true;
+      },
+    );
+  });
+
   it("refuses a platform twice under two spellings, an unknown one, and a bare arch with a hint (with lines)", () => {
     assert.throws(
       () => parseCatalog(yaml("[linux/arm64, linux/aarch64, linux/amr64]"), "e.yaml"),
