@@ -163,7 +163,8 @@ export function expandImage(img: ImageDef, context: string, env: ExpandEnv): Exp
       });
     }
   }
-  for (const n of img.notSecret ?? []) {
+  // Only when something expanded: a chain folder that failed has been reported already.
+  for (const n of out.length > 0 ? (img.notSecret ?? []) : []) {
     if (!argNames.has(n))
       env.problems.at(where, `notSecret lists ${n}, which is no build arg of the image`);
   }
