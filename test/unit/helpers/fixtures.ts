@@ -25,6 +25,7 @@ export function plannedBuild(
     dockerfile: "/ctx/Dockerfile",
     buildArgs: {},
     baseArg: "BASE_IMAGE",
+    contexts: [],
     ...overrides,
   };
 }
