@@ -10,12 +10,14 @@ import { PrivateRegistry } from "./components/privateRegistry";
 import { loadModeFiles, repositoryPlan } from "./estate/backends";
 import { diskFiles } from "./estate/files";
 import { flatPlan, planForSettings } from "./estate/planner";
+import { stageContexts } from "./estate/stage";
 import { checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
 const { settings, registryPassword, registryCa, secret } = loadStackConfig(projectDir);
 
-const plan = planForSettings(settings, projectDir, diskFiles);
+// Each build's context narrowed to what it reads (estate/stage.ts), so previews are exact.
+const plan = stageContexts(planForSettings(settings, projectDir, diskFiles), projectDir);
 const flat = flatPlan(plan);
 
 // Registry and builders in the modes the stack chose (see docs/production.md). Certificates are read

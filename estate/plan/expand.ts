@@ -197,6 +197,7 @@ function stepInputs(
       ? { externalRefs: p.externalRefs.map((r) => platformKey(r.ref, r.platform, p.platform)) }
       : {}),
     ...(p.resolved?.fromOnlyArgs.length ? { fromOnlyArgs: p.resolved.fromOnlyArgs } : {}),
+    contextSources: p.contextSources,
   };
 }
 

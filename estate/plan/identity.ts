@@ -47,6 +47,11 @@ export interface BuildInputs {
    * key, because what they select is in it already (`contexts`, `externalRefs`). Default none.
    */
   fromOnlyArgs?: string[];
+  /**
+   * What the build reads from its context (see `contextSources`). Not part of the key: it follows
+   * from the Dockerfile and the args, which are. Default: everything (`.`).
+   */
+  contextSources?: string[];
 }
 
 /**

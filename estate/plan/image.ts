@@ -126,6 +126,7 @@ function plannedBuild(
     repository,
     context: s.inputs.context,
     dockerfile: s.inputs.dockerfile,
+    contextSources: s.inputs.contextSources ?? ["."],
     buildArgs: s.inputs.buildArgs,
     target: s.inputs.target,
     base: s.inputs.base && linkOf(s.inputs.base, s.inputs.image, soFar),

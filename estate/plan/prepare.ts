@@ -22,7 +22,8 @@ import {
   matchReferences,
 } from "../baseRefs";
 import { ImageDef } from "../catalog";
-import { ResolvedDockerfile, resolveDockerfile } from "../dockerfile";
+import { ContextSource, ResolvedDockerfile, resolveDockerfile } from "../dockerfile";
+import { FileSource } from "../files";
 import { Problems } from "../problems";
 import { Step, chainSteps, stepArgs } from "./chain";
 import { ResolvedSettings, imageContext, imageVariants, resolveSettings } from "./expand";
@@ -53,6 +54,8 @@ export interface PreparedBuild {
   estateRefs: MatchedReference[];
   /** The used references outside the estate (pinned or not), for the build's identity. */
   externalRefs: MatchedReference[];
+  /** What the build reads from its context ({@link contextSources}); `["."]` for all of it. */
+  contextSources: string[];
 }
 
 /** An image's context and its prepared builds, in variant, platform, step order. */
@@ -116,10 +119,13 @@ export function prepareImage(
         const text = texts.get(step.dockerfile);
         const base = { variant, platform, step, stepIndex, settings, buildArgs };
         if (text === undefined) {
-          out.push({ ...base, viaBaseArg: false, estateRefs: [], externalRefs: [] });
+          const none = { viaBaseArg: false, estateRefs: [], externalRefs: [], contextSources: [] };
+          out.push({ ...base, ...none });
           return;
         }
-        out.push(resolveBuild(img, text, base, inputs.opts.catalogDir, names, stepWhere, problems));
+        const r = resolveBuild(img, text, base, inputs.opts.catalogDir, names, stepWhere, problems);
+        const read = r.resolved?.sources ?? [];
+        out.push({ ...r, contextSources: contextSources(read, context, files, problems) });
       });
     }
   }
@@ -154,12 +160,15 @@ function displayPath(file: string, catalogDir: string): string {
 function resolveBuild(
   img: ImageDef,
   text: string,
-  b: Omit<PreparedBuild, "resolved" | "viaBaseArg" | "estateRefs" | "externalRefs">,
+  b: Omit<
+    PreparedBuild,
+    "resolved" | "viaBaseArg" | "estateRefs" | "externalRefs" | "contextSources"
+  >,
   catalogDir: string,
   names: EstateNames,
   where: string,
   problems: Problems,
-): PreparedBuild {
+): Omit<PreparedBuild, "contextSources"> {
   const baseArg = img.baseArg ?? DEFAULT_BASE_ARG;
   // A base that only the base arg can carry: the declared one, or the previous chain step.
   const passesBase = b.stepIndex > 0 || b.settings.base !== undefined;
@@ -195,6 +204,39 @@ function resolveBuild(
     estateRefs: used.bases,
     externalRefs: matched.filter((m) => m.match.kind === "external"),
   };
+}
+
+/** Characters that make a context path a pattern (BuildKit's `filepath.Match`). */
+const PATTERN = /[*?[\\]/;
+
+/**
+ * What a build reads from its context, as the smallest set of files and folders (relative to the
+ * context, sorted) that covers every COPY/ADD/bind-mount source of the stages it needs: a pattern
+ * is covered by the folder before its first wildcard (`components/processor/*` →
+ * `components/processor`), a folder covers what is under it, `.` covers everything. A source that
+ * is not in the context is refused at its file:line (BuildKit would fail the build on it).
+ */
+export function contextSources(
+  sources: readonly ContextSource[],
+  context: string,
+  files: FileSource,
+  problems: Problems,
+): string[] {
+  const covered: string[] = [];
+  for (const s of sources) {
+    const parts = s.path.split("/");
+    const first = parts.findIndex((p) => PATTERN.test(p));
+    const prefix = (first < 0 ? parts : parts.slice(0, first)).join("/") || ".";
+    const abs = path.join(context, prefix);
+    if (prefix !== "." && !files.isFile(abs) && !files.isDirectory(abs)) {
+      problems.at(s.where, `${s.instruction} source "${s.path}" is not in the context ${context}`);
+      continue;
+    }
+    covered.push(prefix);
+  }
+  if (covered.includes(".")) return ["."];
+  const sorted = [...new Set(covered)].sort();
+  return sorted.filter((p) => !sorted.some((q) => q !== p && p.startsWith(`${q}/`)));
 }
 
 /** Per image: the estate images and mirrors its Dockerfiles name, over every build. */

@@ -92,8 +92,15 @@ export interface PlannedBuild {
   archRef: string;
   /** Registry cache reference, one per (image, step, variant, arch). */
   cacheRef: string;
+  /** The build context: absolute from the planner, relative to the project once staged. */
   context: string;
+  /** The Dockerfile: absolute from the planner, relative to the project once staged. */
   dockerfile: string;
+  /**
+   * What the build reads from `context`, relative to it: the smallest set of files and folders
+   * covering its COPY/ADD/bind-mount sources (`["."]`: all of it). What `stageContexts` copies.
+   */
+  contextSources: string[];
   buildArgs: Record<string, string>;
   target?: string;
   /** The base passed in the build arg `baseArg` (Atom-style `ARG BASE_IMAGE`), if any. */

@@ -446,6 +446,23 @@ describe("policy pack dayu-estate-policies", () => {
         ],
       );
     });
+    it("refuses a docker-image named context by tag, accepts one by digest", async () => {
+      const byTag = `docker-image://${REGISTRY}/dayuhub/dayubase:latest-amd64`;
+      assert.deepEqual(
+        await onImage(basePinnedByDigest, (p) => {
+          p.context = {
+            location: "dockerfiles",
+            named: {
+              "dayuhub/dayubase": { location: byTag },
+              "dayuhub/dayubase:latest-jp5": { location: `docker-image://${DAYUBASE_AMD64}` },
+            },
+          };
+        }),
+        [
+          `named context dayuhub/dayubase must pin its image by digest (docker-image://<repository>@sha256:<64 hex>); it is "${byTag}"`,
+        ],
+      );
+    });
     it("leaves build args that are not image references alone", async () => {
       assert.deepEqual(
         await onImage(basePinnedByDigest, (p) => {

@@ -26,6 +26,7 @@ export function plannedBuild(
     buildArgs: {},
     baseArg: "BASE_IMAGE",
     contexts: [],
+    contextSources: ["."],
     ...overrides,
   };
 }
