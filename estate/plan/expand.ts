@@ -124,7 +124,11 @@ export function imageContext(
  * Every (variant, platform, step) build of an image, in variant, platform, step order, from its
  * prepared (resolved) builds: bases resolved to build keys, then keyed.
  */
-export function expandImage(img: ImageDef, prepared: PreparedImage, env: ExpandEnv): ExpandedBuild[] {
+export function expandImage(
+  img: ImageDef,
+  prepared: PreparedImage,
+  env: ExpandEnv,
+): ExpandedBuild[] {
   const out: ExpandedBuild[] = [];
   let previous: { variant: string; platform: string; key: string } | undefined;
   const last = new Map<string, number>();

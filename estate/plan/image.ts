@@ -8,12 +8,7 @@ import { Problems } from "../problems";
 import { repositoryError } from "../reference";
 import { SharedBuild, dedupBuilds } from "./dedup";
 import { checkImage, expandImage, imageVariants } from "./expand";
-import {
-  BaseInput,
-  buildNames,
-  formerRepresentative,
-  representativeVariant,
-} from "./identity";
+import { BaseInput, buildNames, formerRepresentative, representativeVariant } from "./identity";
 import { planIndexes, variantTags } from "./indexes";
 import { PlanInputs } from "./inputs";
 import { PreparedImage } from "./prepare";

@@ -246,7 +246,9 @@ export interface InferredDeps {
 }
 
 /** The image graph the Dockerfiles imply: the union of every build's estate references. */
-export function inferredDeps(prepared: ReadonlyMap<string, PreparedImage>): Map<string, InferredDeps> {
+export function inferredDeps(
+  prepared: ReadonlyMap<string, PreparedImage>,
+): Map<string, InferredDeps> {
   const out = new Map<string, InferredDeps>();
   for (const [name, p] of prepared) {
     const deps: InferredDeps = { images: new Set(), mirrors: new Set() };
