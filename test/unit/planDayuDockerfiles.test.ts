@@ -221,7 +221,7 @@ describe("planning Dayu's Dockerfiles unmodified", () => {
   });
 
   it("keeps ARG BASE_IMAGE working, checked for real: the ARG must come before the FROM", () => {
-    const atom = (df: string) =>
+    const atom = () =>
       catalog((x) => {
         x.images.push({
           name: "atom",
@@ -233,7 +233,7 @@ describe("planning Dayu's Dockerfiles unmodified", () => {
         });
       });
     const ok = plan(
-      atom(""),
+      atom(),
       tree({ "/r/build/atom.Dockerfile": "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN true\n" }),
     );
     assert.deepEqual(ok.builds.find((b) => b.id === "atom/amd64")?.base, {
@@ -244,7 +244,7 @@ describe("planning Dayu's Dockerfiles unmodified", () => {
     assert.deepEqual(ok.builds.find((b) => b.id === "atom/amd64")?.contexts, []);
     const late = problems(() =>
       plan(
-        atom(""),
+        atom(),
         tree({ "/r/build/atom.Dockerfile": "FROM scratch AS s\nARG BASE_IMAGE\nFROM s\n" }),
       ),
     );
