@@ -7,6 +7,7 @@
 import { strict as assert } from "assert";
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { readBackIndex } from "../../lib/indexCheck";
 import { MEDIA_TYPES, RegistryClient, splitRef } from "../../lib/registry";
@@ -337,10 +338,9 @@ describe("the local estate, end to end", function () {
 
   it("4b. a second checkout at another path previews no changes on the same stack", async () => {
     // A CI runner's checkout: the project's tracked files and the Dayu-shaped tree, elsewhere.
-    const clone = path.join(WORK, "second-checkout");
-    const tree = path.join(WORK, "second-dayu-tree");
-    fs.rmSync(clone, { recursive: true, force: true });
-    fs.rmSync(tree, { recursive: true, force: true });
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "dayu-second-checkout-"));
+    const clone = path.join(elsewhere, "estate");
+    const tree = path.join(elsewhere, "dayu");
     const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: ROOT, encoding: "utf8" })
       .split("\0")
       .filter((f) => f !== "" && fs.existsSync(path.join(ROOT, f)));
@@ -348,7 +348,10 @@ describe("the local estate, end to end", function () {
       fs.mkdirSync(path.dirname(path.join(clone, f)), { recursive: true });
       fs.copyFileSync(path.join(ROOT, f), path.join(clone, f));
     }
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"));
+    // Installed and generated things a runner would have made itself: packages, tools, the local
+    // services' certificates and credentials (the dev registry's caFile lives under .local).
+    for (const made of ["node_modules", ".tools", ".local"])
+      fs.symlinkSync(path.join(ROOT, made), path.join(clone, made));
     fs.cpSync(DOCKERFILES, tree, { recursive: true });
     const stack = parseYaml(fs.readFileSync(STACK_FILE, "utf8")) as {
       config: Record<string, unknown>;
@@ -356,10 +359,14 @@ describe("the local estate, end to end", function () {
     const contexts = stack.config["dayu-estate:contexts"] as Record<string, string>;
     for (const k of Object.keys(contexts)) contexts[k] = tree;
     fs.writeFileSync(path.join(clone, path.basename(STACK_FILE)), toYaml(stack));
-    ok(
-      await pulumi(["preview", "--expect-no-changes"], undefined, clone),
-      "preview from a second checkout",
-    );
+    try {
+      ok(
+        await pulumi(["preview", "--expect-no-changes"], undefined, clone),
+        "preview from a second checkout",
+      );
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it("5. a tag moved by hand: refresh sees it, up restores it", async () => {
