@@ -194,6 +194,7 @@ describe("policy pack dayu-estate-policies", () => {
         p[k] = UNKNOWN_VALUE;
       }
       p.buildArgs = { BASE_IMAGE: UNKNOWN_VALUE, EXTRA: UNKNOWN_VALUE };
+      p.context = { location: "ctx", named: { "dayuhub/dayubase": { location: UNKNOWN_VALUE } } };
       p.registries = [{ address: UNKNOWN_VALUE, username: UNKNOWN_VALUE, password: UNKNOWN_VALUE }];
     });
     for (const p of [...imagePolicies, registryAuthRequired]) {
