@@ -420,4 +420,30 @@ describe("components under mocks", () => {
       /build x\/amd64: the plan gives it a base but no baseRef was passed/,
     );
   });
+
+  it("refuses an ArchImage whose named context was not wired", async () => {
+    const { ArchImage } = await import("../../components/archImage");
+    assert.throws(
+      () =>
+        new ArchImage("orphan-named", {
+          build: plannedBuild("x", "amd64", {
+            contexts: [{ key: "dayuhub/y", base: { kind: "build", image: "y", build: "y/amd64" } }],
+          }),
+          registry: { address: "r.test", username: "u", password: "p" },
+        }),
+      /build x\/amd64: no pinned reference was passed for its named context\(s\) dayuhub\/y/,
+    );
+  });
+
+  it("gives docker-build each named context as a pinned docker-image", async () => {
+    const { namedContexts } = await import("../../components/archImage");
+    const b = plannedBuild("x", "amd64", {
+      contexts: [{ key: "dayuhub/y", base: { kind: "build", image: "y", build: "y/amd64" } }],
+    });
+    const ref = `reg.test/ns/y@sha256:${"d".repeat(64)}`;
+    const named = namedContexts(b, { "dayuhub/y": ref }).named ?? {};
+    assert.deepEqual(Object.keys(named), ["dayuhub/y"]);
+    assert.equal(await promiseOf(named["dayuhub/y"].location), `docker-image://${ref}`);
+    assert.deepEqual(namedContexts(plannedBuild("x", "amd64"), undefined), {});
+  });
 });
