@@ -25,6 +25,7 @@ import { ImageDef } from "../catalog";
 import { ContextSource, ResolvedDockerfile, resolveDockerfile } from "../dockerfile";
 import { FileSource } from "../files";
 import { Problems } from "../problems";
+import { parseReference } from "../reference";
 import { Step, chainSteps, stepArgs } from "./chain";
 import { ResolvedSettings, imageContext, imageVariants, resolveSettings } from "./expand";
 import { PlanInputs } from "./inputs";
@@ -197,6 +198,9 @@ function resolveBuild(
     problems,
     `; it does not declare ARG ${baseArg} before its first FROM either, so the pinned base would be ignored`,
   );
+  if (!viaBaseArg && declared?.external !== undefined) {
+    checkDeclaredExternal(declared.external, matched, resolved.file, baseArg, where, problems);
+  }
   return {
     ...b,
     resolved,
@@ -204,6 +208,37 @@ function resolveBuild(
     estateRefs: used.bases,
     externalRefs: matched.filter((m) => m.match.kind === "external"),
   };
+}
+
+/**
+ * A declared external base in a Dockerfile that takes no base arg must be what a FROM line reads
+ * (compared as parsed references), or the declaration pins nothing.
+ */
+function checkDeclaredExternal(
+  external: string,
+  matched: readonly MatchedReference[],
+  file: string,
+  baseArg: string,
+  where: string,
+  problems: Problems,
+): void {
+  let want: string;
+  try {
+    const r = parseReference(external);
+    want = `${r.registry}/${r.repository}@${r.digest ?? ""}`;
+  } catch {
+    return; // reported by the image graph
+  }
+  const same = matched.some((m) => {
+    if (m.kind !== "from") return false;
+    const r = parseReference(m.ref);
+    return `${r.registry}/${r.repository}@${r.digest ?? ""}` === want;
+  });
+  if (!same)
+    problems.at(
+      where,
+      `declares external base ${external}, which no FROM line of ${file} reads, and ${file} does not declare ARG ${baseArg} before its first FROM: the declared base would be ignored`,
+    );
 }
 
 /** Characters that make a context path a pattern (BuildKit's `filepath.Match`). */

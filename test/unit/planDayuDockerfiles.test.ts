@@ -254,6 +254,26 @@ describe("planning Dayu's Dockerfiles unmodified", () => {
     );
   });
 
+  it("refuses a declared external base that neither a FROM line nor ARG BASE_IMAGE reads", () => {
+    const pinned = `docker.io/library/debian@${DIGEST}`;
+    const declare = (external: string) =>
+      catalog((x) => {
+        x.images[0].base = { external };
+      });
+    // dayubase's Dockerfiles read exactly this image: accepted.
+    assert.ok(plan(declare(pinned)).builds.length > 0);
+    const other = `docker.io/library/alpine@${DIGEST}`;
+    const msgs = problems(() => plan(declare(other)));
+    assert.ok(
+      msgs.some((m) =>
+        m.startsWith(
+          `image "dayubase": declares external base ${other}, which no FROM line of r/build/dayubase_amd64.Dockerfile reads`,
+        ),
+      ),
+      msgs.join("\n"),
+    );
+  });
+
   it("narrows the context to what the build reads; a missing source is refused at file:line", () => {
     const p = plan();
     assert.deepEqual(p.builds.find((b) => b.id === "car/amd64")?.contextSources, [
