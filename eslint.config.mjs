@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".tools/", ".local/", "bin/", "**/*.js", "**/*.mjs"] },
+  { ignores: ["node_modules/", ".tools/", ".local/", ".estate/", "bin/", "**/*.js", "**/*.mjs"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

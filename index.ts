@@ -12,13 +12,17 @@ import { repositoryPlan } from "./estate/backends";
 import { diskFiles } from "./estate/files";
 import { flatPlan, planForSettings } from "./estate/planner";
 import { Problems, stackKey } from "./estate/problems";
+import { stageContexts } from "./estate/stage";
 import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
 const { settings, files, registryPassword, registryServer, builderKeys } = asRunError(() =>
   loadStackConfig(projectDir),
 );
-const plan = asRunError(() => planForSettings(settings, projectDir, diskFiles));
+// Each build's context narrowed to what it reads (estate/stage.ts), so previews are exact.
+const plan = asRunError(() =>
+  stageContexts(planForSettings(settings, projectDir, diskFiles), projectDir),
+);
 
 const flat = flatPlan(plan);
 

@@ -1,3 +1,4 @@
+import { NOT_SECRET_LABEL, notSecretLabel } from "../estate/secrets";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { PlannedBuild } from "../estate/planner";
@@ -6,12 +7,38 @@ import { RegistryCredentials } from "./credentials";
 /** The digest a preview shows for a build that has not run yet (all zeros: no real content). */
 export const PENDING_DIGEST = `sha256:${"0".repeat(64)}`;
 
+/**
+ * docker-build's `context.named` for a build: each estate reference its Dockerfile makes, mapped to
+ * `docker-image://<repo>@sha256:<digest>`, so BuildKit builds from exactly the pinned base without a
+ * change to the Dockerfile. Absent when the build has no named contexts.
+ */
+export function namedContexts(
+  build: PlannedBuild,
+  refs: Readonly<Record<string, pulumi.Input<string>>> | undefined,
+): { named?: Record<string, { location: pulumi.Output<string> }> } {
+  const contexts = build.contexts ?? [];
+  if (contexts.length === 0) return {};
+  return {
+    named: Object.fromEntries(
+      contexts.map((c) => [
+        c.key,
+        { location: pulumi.interpolate`docker-image://${refs?.[c.key] ?? ""}` },
+      ]),
+    ),
+  };
+}
+
 /** Arguments of {@link ArchImage}. */
 export interface ArchImageArgs {
   /** The planned single-platform build (plain: it decides tags, platform and builder). */
   build: PlannedBuild;
   /** Pinned base reference `repo@sha256:...`, passed in the build's base arg. Required when the plan has a base. */
   baseRef?: pulumi.Input<string>;
+  /**
+   * Pinned references (`repo@sha256:...`) of the build's named contexts, by key: one for every entry
+   * of `build.contexts`. Default none.
+   */
+  contextRefs?: Readonly<Record<string, pulumi.Input<string>>>;
   /** Credentials for pushing, pulling the base and the registry cache. Secret. */
   registry: pulumi.Input<RegistryCredentials>;
   /** Build during `pulumi preview` too (slower, checks Dockerfiles early). Default false. */
@@ -62,6 +89,13 @@ export class ArchImage extends pulumi.ComponentResource {
         this,
       );
     }
+    const missing = (b.contexts ?? []).filter((c) => args.contextRefs?.[c.key] === undefined);
+    if (missing.length > 0) {
+      throw new pulumi.ResourceError(
+        `build ${b.id}: no pinned reference was passed for its named context(s) ${missing.map((c) => c.key).join(", ")}`,
+        this,
+      );
+    }
     if (!b.builder)
       throw new pulumi.ResourceError(`build ${b.id}: no builder for ${b.platform}`, this);
     this.platform = b.platform;
@@ -75,7 +109,7 @@ export class ArchImage extends pulumi.ComponentResource {
       {
         platforms: [b.platform as dockerBuild.Platform],
         builder: { name: b.builder },
-        context: { location: b.context },
+        context: { location: b.context, ...namedContexts(b, args.contextRefs) },
         dockerfile: { location: b.dockerfile },
         buildArgs,
         target: b.target,
@@ -100,6 +134,8 @@ export class ArchImage extends pulumi.ComponentResource {
         labels: {
           "org.opencontainers.image.title": b.image,
           "dev.dayu.estate.build": b.id,
+          // The catalog's opt-out of the secret-name rule, for the policy pack's same rule.
+          ...(b.notSecret ? { [NOT_SECRET_LABEL]: notSecretLabel(b.notSecret) } : {}),
         },
         registries: [
           {

@@ -54,13 +54,18 @@ export class ImageEstate extends pulumi.ComponentResource {
     };
     for (const image of plan.images) {
       const baseRefs: Record<string, pulumi.Input<string>> = {};
+      const contextRefs: Record<string, Record<string, pulumi.Input<string>>> = {};
       for (const b of image.builds) {
         const ref = baseRefOf(b.base);
         if (ref !== undefined) baseRefs[b.id] = ref;
+        for (const c of b.contexts ?? []) {
+          const cref = baseRefOf(c.base);
+          if (cref !== undefined) (contextRefs[b.id] ??= {})[c.key] = cref;
+        }
       }
       this.images[image.name] = new MultiArchImage(
         image.name,
-        { ...buildOptions, image, baseRefs },
+        { ...buildOptions, image, baseRefs, contextRefs },
         { parent: this },
       );
     }

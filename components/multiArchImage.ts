@@ -43,6 +43,11 @@ export interface MultiArchImageArgs extends EstateBuildOptions {
    * Default none.
    */
   baseRefs?: Readonly<Record<string, pulumi.Input<string>>>;
+  /**
+   * Pinned references of the builds' named contexts that live outside this image: build id →
+   * context key → `repo@sha256:...`. Default none.
+   */
+  contextRefs?: Readonly<Record<string, Readonly<Record<string, pulumi.Input<string>>>>>;
 }
 
 /**
@@ -75,11 +80,19 @@ export class MultiArchImage extends pulumi.ComponentResource {
         build.base?.kind === "step"
           ? this.archImages[build.base.build].pinnedRef
           : args.baseRefs?.[build.id];
+      // A named context naming an earlier step of this image is wired here, like a step base.
+      const contextRefs: Record<string, pulumi.Input<string>> = {
+        ...(args.contextRefs?.[build.id] ?? {}),
+      };
+      for (const c of build.contexts ?? []) {
+        if (c.base.kind === "step") contextRefs[c.key] = this.archImages[c.base.build].pinnedRef;
+      }
       const arch = new ArchImage(
         build.id,
         {
           build,
           baseRef,
+          contextRefs,
           registry: args.registry,
           buildOnPreview: args.buildOnPreview,
           registryCache: args.registryCache,

@@ -225,6 +225,8 @@ export function checkBases(
   baseArg: string | undefined,
   where: string,
   problems: Problems,
+  /** Appended to the "never uses" refusal, e.g. how the other convention would pass the base. */
+  neverUsedHint = "",
 ): UsedBases {
   const estate = matched.filter((m) => m.match.kind === "image" || m.match.kind === "mirror");
   const nameOf = (m: MatchedReference) =>
@@ -253,7 +255,7 @@ export function checkBases(
             .filter((r) => r.kind === "from" && r.used)
             .map((r) => `${r.ref} at line ${r.line}`)
             .join(", ") || "none"
-        })`,
+        })${neverUsedHint}`,
       );
     }
   }

@@ -5,8 +5,9 @@
  * finds is reported at once, each naming the image, file or key, before any resource is declared.
  *
  * The stages live in `estate/plan/`, one module each, like bake's ReadTargets → ResolveTarget →
- * toBuildOpt: inputs → mirrors → image graph (order) → per image: expand → dedup → identity →
- * indexes.
+ * toBuildOpt: inputs → mirrors → prepare (every Dockerfile resolved per variant and platform, its
+ * estate references matched) → image graph (declared and inferred, order) → per image: expand →
+ * dedup → identity → indexes.
  */
 import * as path from "path";
 import { decodeUtf8 } from "./argsFile";
@@ -16,6 +17,7 @@ import { planImage, PlannedSoFar } from "./plan/image";
 import { imageGraph } from "./plan/imageGraph";
 import { readInputs } from "./plan/inputs";
 import { planMirrors } from "./plan/mirrors";
+import { checkFloating, inferredDeps, prepareImages } from "./plan/prepare";
 import { PushedRefs } from "./plan/refs";
 import { Plan, PlanError, PlanOptions } from "./plan/types";
 import { Problems } from "./problems";
@@ -30,9 +32,12 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
   const pushed = new PushedRefs(problems);
   const inputs = readInputs(catalog, opts, problems);
   const mirrors = planMirrors(inputs, pushed, problems);
-  const graph = imageGraph(inputs, problems);
+  const prepared = prepareImages(inputs, problems);
+  checkFloating(prepared, opts.environment ?? "dev", problems);
+  const graph = imageGraph(inputs, problems, inferredDeps(prepared));
   const soFar = new PlannedSoFar();
-  const images = graph.order.map((img) => planImage(img, { inputs, problems, pushed, soFar }));
+  const env = { inputs, problems, pushed, soFar, prepared };
+  const images = graph.order.map((img) => planImage(img, env));
   problems.throwIfAny(PlanError);
   return {
     registry: opts.registry,
@@ -69,6 +74,7 @@ export function planForSettings(
     mirrorSources: settings.mirrorSources,
     repositoryPrefix: settings.repositoryPrefix,
     allowUnpinnedMirrors,
+    environment: settings.environment,
     files,
   });
 }

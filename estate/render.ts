@@ -1,5 +1,5 @@
 /** Human views of a plan: text tables for `npm run plan` and a Mermaid graph for the README. */
-import { BaseLink, Plan, allBuilds, allIndexes } from "./planner";
+import { BaseLink, Plan, PlannedBuild, allBuilds, allIndexes } from "./planner";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -25,6 +25,16 @@ function baseLabel(base?: BaseLink): string {
   }
 }
 
+/** Every base of a build: the one in its base arg, then its named contexts (`key → base`). */
+function basesLabel(b: PlannedBuild | undefined): string {
+  if (!b) return "-";
+  const parts = [
+    ...(b.base ? [baseLabel(b.base)] : []),
+    ...b.contexts.map((c) => `${c.key} → ${baseLabel(c.base)}`),
+  ];
+  return parts.join(" + ") || "-";
+}
+
 /** One row per index, then one row per build. */
 export function renderPlan(plan: Plan): string {
   const builds = allBuilds(plan);
@@ -35,14 +45,14 @@ export function renderPlan(plan: Plan): string {
     i.tag + (i.release ? " (release)" : ""),
     i.builds.map((b) => b.platform).join(", "),
     i.builds.map((b) => `${b.build}@${byId.get(b.build)?.builder}`).join(", "),
-    [...new Set(i.builds.map((b) => baseLabel(byId.get(b.build)?.base)))].join(", "),
+    [...new Set(i.builds.map((b) => basesLabel(byId.get(b.build))))].join(", "),
   ]);
   const buildRows = builds.map((b) => [
     b.id,
     b.platform,
     b.builder,
     b.variants.join(","),
-    baseLabel(b.base),
+    basesLabel(b),
     b.archTag,
   ]);
   const mirrorRows = plan.mirrors.map((m) => [

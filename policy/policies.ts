@@ -207,9 +207,23 @@ export const noSecretBuildArgs: ResourceValidationPolicy = {
 export const basePinnedByDigest: ResourceValidationPolicy = {
   name: "base-pinned-by-digest",
   description:
-    "The base image (build arg BASE_IMAGE, or any build arg holding a registry image reference) is pinned by digest (@sha256:<64 hex>).",
+    "The base image (build arg BASE_IMAGE, any build arg holding a registry image reference, or a docker-image:// named context) is pinned by digest (@sha256:<64 hex>).",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(dockerBuild.Image, (image, _args, reportViolation) => {
+    // Named contexts replace the images a Dockerfile names (Dayu's `FROM ${REG}/dayuhub/...`).
+    const named = read(() => image.context?.named);
+    if (named !== UNKNOWN && named) {
+      for (const key of Object.keys(named)) {
+        const location = read(() => named[key]?.location);
+        if (typeof location !== "string" || !location.startsWith("docker-image://")) continue;
+        const ref = location.slice("docker-image://".length);
+        if (!PINNED_BY_DIGEST.test(ref)) {
+          reportViolation(
+            `named context ${key} must pin its image by digest (docker-image://<repository>@sha256:<64 hex>); it is "${location}"`,
+          );
+        }
+      }
+    }
     const buildArgs = read(() => image.buildArgs);
     if (buildArgs === UNKNOWN || !buildArgs) return;
     for (const name of Object.keys(buildArgs)) {

@@ -3,17 +3,17 @@
  * inputs resolved (overrides merged, base resolved to a build key, args files read) and checked.
  */
 import * as path from "path";
+import { namedContextKey } from "../baseRefs";
 import { BaseSpec, BuildOverride, ImageDef } from "../catalog";
 import { kindError } from "../files";
 import { Problems } from "../problems";
 import { secretBuildArgReason } from "../secrets";
-import { Step, chainSteps, stepArgs } from "./chain";
 import { ExpandedBuild } from "./dedup";
-import { checkDockerfile } from "./dockerfile";
 import { BaseInput, buildKey } from "./identity";
 import { baseSpecsOf } from "./imageGraph";
 import { PlanInputs } from "./inputs";
-import { DEFAULT_BASE_ARG, DEFAULT_VARIANT, PlannedBuild, archOf } from "./types";
+import type { PreparedBuild, PreparedImage } from "./prepare";
+import { DEFAULT_BASE_ARG, DEFAULT_VARIANT, PlannedBuild } from "./types";
 
 /** What expanding an image reads besides the image itself. */
 export interface ExpandEnv {
@@ -82,7 +82,8 @@ export function checkImage(
     if (!img.platforms.includes(p))
       problems.at(where, `platformOverrides.${p} is not one of its platforms`);
   }
-  if (img.baseArg !== undefined && baseSpecsOf(img).length === 0)
+  // A chain passes each step's base in the base arg, so only an image without a chain needs a base.
+  if (img.baseArg !== undefined && !img.chain && baseSpecsOf(img).length === 0)
     problems.at(
       where,
       `baseArg ${img.baseArg} would have no effect: the image names no base (base, or one in its overrides)`,
@@ -138,31 +139,42 @@ function chainlessKeys(img: ImageDef): string[] {
   return keys;
 }
 
-/** Every (variant, platform, step) build of an image, in variant, platform, step order. */
-export function expandImage(img: ImageDef, context: string, env: ExpandEnv): ExpandedBuild[] {
-  const where = `image "${img.name}"`;
-  const { files } = env.inputs.opts;
-  const chain = img.chain
-    ? chainSteps(path.join(context, img.chain), files, where, env.problems)
-    : undefined;
+/**
+ * Every (variant, platform, step) build of an image, in variant, platform, step order, from its
+ * prepared (resolved) builds: bases resolved to build keys, then keyed.
+ */
+export function expandImage(
+  img: ImageDef,
+  prepared: PreparedImage,
+  env: ExpandEnv,
+): ExpandedBuild[] {
   const out: ExpandedBuild[] = [];
+  const where = `image "${img.name}"`;
   const argNames = new Set<string>();
-  for (const variant of imageVariants(img, env.inputs)) {
-    for (const platform of img.platforms) {
-      const r = resolveSettings(img, variant, platform);
-      const steps: Step[] = chain ?? [
-        { dockerfile: path.join(context, r.dockerfile ?? "Dockerfile"), argsFiles: {} },
-      ];
-      let base = resolveBase(img, r.base, variant, platform, env);
-      steps.forEach((step, i) => {
-        const inputs = stepInputs(img, context, platform, step, r, base, env);
-        Object.keys(inputs.buildArgs).forEach((k) => argNames.add(k));
-        const key = buildKey(inputs);
-        out.push({ variant, platform, final: i === steps.length - 1, inputs, key });
-        base = { kind: "build", key };
-      });
-    }
-  }
+  let previous: { variant: string; platform: string; key: string } | undefined;
+  const last = new Map<string, number>();
+  prepared.builds.forEach((p, i) => last.set(`${p.variant} ${p.platform}`, i));
+  prepared.builds.forEach((p, i) => {
+    const sameChain =
+      previous && previous.variant === p.variant && previous.platform === p.platform;
+    const base: BaseInput | undefined =
+      p.stepIndex > 0 && sameChain && previous
+        ? { kind: "build", key: previous.key }
+        : p.viaBaseArg
+          ? resolveBase(img, p.settings.base, p.variant, p.platform, env)
+          : undefined;
+    const inputs = stepInputs(img, prepared.context, p, base, env);
+    Object.keys(inputs.buildArgs).forEach((k) => argNames.add(k));
+    const key = buildKey(inputs);
+    out.push({
+      variant: p.variant,
+      platform: p.platform,
+      final: last.get(`${p.variant} ${p.platform}`) === i,
+      inputs,
+      key,
+    });
+    previous = { variant: p.variant, platform: p.platform, key };
+  });
   // Only when something expanded: a chain folder that failed has been reported already.
   for (const n of out.length > 0 ? (img.notSecret ?? []) : []) {
     if (!argNames.has(n))
@@ -171,24 +183,23 @@ export function expandImage(img: ImageDef, context: string, env: ExpandEnv): Exp
   return out;
 }
 
-/** One step's inputs, with its checks: secret-like args, a hand-set base arg, the Dockerfile. */
+/**
+ * One step's inputs, with its checks: secret-like args, a hand-set base arg; its named contexts
+ * from the estate references the Dockerfile makes.
+ */
 function stepInputs(
   img: ImageDef,
   context: string,
-  platform: string,
-  step: Step,
-  r: ResolvedSettings,
+  p: PreparedBuild,
   base: BaseInput | undefined,
-  { inputs, problems }: ExpandEnv,
+  env: ExpandEnv,
 ): ExpandedBuild["inputs"] {
-  const where = step.descriptor
-    ? `image "${img.name}" step ${step.descriptor}`
+  const { problems } = env;
+  const where = p.step.descriptor
+    ? `image "${img.name}" step ${p.step.descriptor}`
     : `image "${img.name}"`;
   const baseArg = img.baseArg ?? DEFAULT_BASE_ARG;
-  const buildArgs = {
-    ...r.buildArgs,
-    ...stepArgs(step, archOf(platform), inputs.opts.files, problems),
-  };
+  const buildArgs = p.buildArgs;
   for (const [k, v] of Object.entries(buildArgs)) {
     const reason = secretBuildArgReason(k, v, img.notSecret);
     if (reason)
@@ -202,18 +213,66 @@ function stepInputs(
       where,
       `build arg ${baseArg} is set by hand, but the planner passes the pinned base in it`,
     );
-  checkDockerfile(step.dockerfile, base ? baseArg : undefined, where, inputs.opts.files, problems);
+  const contexts = namedContexts(img, p, env);
   return {
     image: img.name,
-    step: step.descriptor,
-    platform,
+    step: p.step.descriptor,
+    platform: p.platform,
     context,
-    dockerfile: step.dockerfile,
+    dockerfile: p.step.dockerfile,
     buildArgs,
     target: img.target,
     baseArg,
     base,
+    ...(contexts.length > 0 ? { contexts } : {}),
+    ...(p.externalRefs.length > 0
+      ? { externalRefs: p.externalRefs.map((r) => platformKey(r.ref, r.platform, p.platform)) }
+      : {}),
+    ...(p.resolved?.fromOnlyArgs.length ? { fromOnlyArgs: p.resolved.fromOnlyArgs } : {}),
+    contextSources: p.contextSources,
   };
+}
+
+/** `ref`, or `ref::platform` when a `--platform=` asks for another platform than the build's. */
+function platformKey(key: string, refPlatform: string | undefined, platform: string): string {
+  return refPlatform && refPlatform !== platform ? `${key}::${refPlatform}` : key;
+}
+
+/**
+ * The named contexts of a build: one per estate reference (deduplicated by key), pinned to the
+ * build of the referenced image for the reference's variant and platform, or to the mirror.
+ * BuildKit looks `<key>::<platform>` up first, so a `FROM --platform=` of another platform gets its
+ * own key.
+ */
+function namedContexts(
+  img: ImageDef,
+  p: PreparedBuild,
+  { inputs, problems, finalOf }: ExpandEnv,
+): { key: string; base: BaseInput }[] {
+  const out = new Map<string, BaseInput>();
+  for (const r of p.estateRefs) {
+    const platform = r.platform ?? p.platform;
+    const key = platformKey(namedContextKey(r.ref), r.platform, p.platform);
+    if (r.match.kind === "mirror") {
+      const m = inputs.mirrors.get(r.match.mirror);
+      if (m && !m.platforms.includes(platform))
+        problems.at(
+          r.where,
+          `"${r.ref}" is mirror "${m.name}", which does not declare ${platform} (image "${img.name}" builds for it)`,
+        );
+      out.set(key, { kind: "mirror", mirror: r.match.mirror });
+    } else if (r.match.kind === "image") {
+      const baseImg = inputs.images.get(r.match.image);
+      const build = finalOf(r.match.image, r.match.variant, platform);
+      if (build) out.set(key, { kind: "build", key: build.key });
+      else if (baseImg && !baseImg.platforms.includes(platform))
+        problems.at(
+          r.where,
+          `"${r.ref}" is image "${baseImg.name}", which has no ${platform} build (it declares ${baseImg.platforms.join(", ")})`,
+        );
+    }
+  }
+  return [...out].map(([key, base]) => ({ key, base }));
 }
 
 /**

@@ -33,16 +33,43 @@ export interface BuildInputs {
   buildArgs: Record<string, string>;
   target?: string;
   baseArg: string;
+  /** The base passed in `baseArg` (Atom-style `ARG BASE_IMAGE`), if any. */
   base?: BaseInput;
+  /**
+   * The estate images and mirrors the Dockerfile names, each pinned with a BuildKit named context
+   * under `key` (see `namedContextKey`). Default none.
+   */
+  contexts?: { key: string; base: BaseInput }[];
+  /** The other images the Dockerfile reads, as resolved (`ref` or `ref::platform`). Default none. */
+  externalRefs?: string[];
+  /**
+   * Global ARGs that feed only FROM lines (see `ResolvedDockerfile.fromOnlyArgs`): left out of the
+   * key, because what they select is in it already (`contexts`, `externalRefs`). Default none.
+   */
+  fromOnlyArgs?: string[];
+  /**
+   * What the build reads from its context (see `contextSources`). Not part of the key: it follows
+   * from the Dockerfile and the args, which are. Default: everything (`.`).
+   */
+  contextSources?: string[];
 }
 
 /**
  * The dedup key of a build: a sha256 of its inputs in a canonical form (build args sorted by
  * name). The image is part of it (two images never share a build: they push to different
- * repositories), the variant and tags are not.
+ * repositories), the variant and tags are not. Args that only select a base are replaced by the
+ * bases they select, pinned: so car-detection's JetPack variants, which differ on amd64 only in
+ * `TAG=latest-jpN` selecting the same dayubase build, share their amd64 build. The named-context
+ * keys are not part of it either (`dayuhub/dayubase` and `dayuhub/dayubase:latest-jp5` may name
+ * the same build); the shared build is made with its first variant's args and keys, which agree.
  */
 export function buildKey(inputs: BuildInputs): string {
-  const args = Object.entries(inputs.buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const fromOnly = new Set(inputs.fromOnlyArgs ?? []);
+  const args = Object.entries(inputs.buildArgs)
+    .filter(([k]) => !fromOnly.has(k))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = (xs: string[]) => [...new Set(xs)].sort();
+  const contexts = sorted((inputs.contexts ?? []).map((c) => JSON.stringify(baseParts(c.base))));
   const canonical = JSON.stringify([
     inputs.image,
     inputs.step ?? null,
@@ -53,6 +80,9 @@ export function buildKey(inputs: BuildInputs): string {
     inputs.target ?? null,
     inputs.baseArg,
     inputs.base ? baseParts(inputs.base) : null,
+    // Appended only when present, so the key of an Atom-style build keeps its earlier form.
+    ...(contexts.length > 0 ? [["contexts", contexts]] : []),
+    ...(inputs.externalRefs?.length ? [["external", sorted(inputs.externalRefs)]] : []),
   ]);
   return createHash("sha256").update(canonical).digest("hex");
 }

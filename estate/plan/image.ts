@@ -7,10 +7,11 @@ import { ImageDef } from "../catalog";
 import { Problems } from "../problems";
 import { repositoryError, tagError } from "../reference";
 import { SharedBuild, dedupBuilds } from "./dedup";
-import { checkImage, expandImage, imageContext, imageVariants } from "./expand";
-import { buildNames, formerRepresentative, representativeVariant } from "./identity";
+import { checkImage, expandImage, imageVariants } from "./expand";
+import { BaseInput, buildNames, formerRepresentative, representativeVariant } from "./identity";
 import { planIndexes, variantTags } from "./indexes";
 import { PlanInputs } from "./inputs";
+import { PreparedImage } from "./prepare";
 import { PushedRefs } from "./refs";
 import { BaseLink, PlannedBuild, PlannedImage, archOf } from "./types";
 
@@ -44,6 +45,8 @@ export interface ImageEnv {
   problems: Problems;
   pushed: PushedRefs;
   soFar: PlannedSoFar;
+  /** Every image's resolved builds (see `prepare.ts`); an image missing here has no context. */
+  prepared: ReadonlyMap<string, PreparedImage>;
 }
 
 /** Plans one image (its bases must be planned already). */
@@ -56,11 +59,11 @@ export function planImage(img: ImageDef, env: ImageEnv): PlannedImage {
   const repository = `${inputs.opts.registry}/${repoPath}`;
   pushed.claimRepository(repository, where, true);
   checkImage(img, inputs, problems);
-  const context = imageContext(img, inputs, problems);
-  if (context === undefined) return { name: img.name, repository, builds: [], indexes: [] };
+  const prepared = env.prepared.get(img.name);
+  if (prepared === undefined) return { name: img.name, repository, builds: [], indexes: [] };
 
   const finalOf = soFar.finalOf.bind(soFar);
-  const expanded = expandImage(img, context, { inputs, problems, finalOf });
+  const expanded = expandImage(img, prepared, { inputs, problems, finalOf });
   const tagsOf = (variant: string) => variantTags(img, variant, inputs, problems);
   const declared = imageVariants(img, inputs);
   const builds = dedupBuilds(expanded).map((s) =>
@@ -149,27 +152,31 @@ function plannedBuild(
     repository,
     context: s.inputs.context,
     dockerfile: s.inputs.dockerfile,
+    contextSources: s.inputs.contextSources ?? ["."],
     buildArgs: s.inputs.buildArgs,
     target: s.inputs.target,
-    base: baseLink(s, soFar),
+    base: s.inputs.base && linkOf(s.inputs.base, s.inputs.image, soFar),
     baseArg: s.inputs.baseArg,
     ...(notSecret.length > 0 ? { notSecret } : {}),
+    contexts: (s.inputs.contexts ?? []).map((c) => ({
+      key: c.key,
+      base: linkOf(c.base, s.inputs.image, soFar),
+    })),
   };
   soFar.addBuild(build);
   return build;
 }
 
 /**
- * The base as the components use it: a build of another image (named with its owner), an earlier
+ * A base as the components use it: a build of another image (named with its owner), an earlier
  * step of this image, a mirror or an external reference. Builds come in dependency order, so the
  * base build is always known here.
  */
-function baseLink(s: SharedBuild, soFar: PlannedSoFar): BaseLink | undefined {
-  const base = s.inputs.base;
-  if (base?.kind !== "build") return base;
+function linkOf(base: BaseInput, image: string, soFar: PlannedSoFar): BaseLink {
+  if (base.kind !== "build") return base;
   const b = soFar.build(base.key);
-  if (!b) throw new Error(`internal: build ${s.inputs.image} has a base no earlier build has`);
-  return b.image === s.inputs.image
+  if (!b) throw new Error(`internal: build of ${image} has a base no earlier build has`);
+  return b.image === image
     ? { kind: "step", build: b.id }
     : { kind: "build", image: b.image, build: b.id };
 }

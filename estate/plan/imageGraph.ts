@@ -1,12 +1,14 @@
 /**
  * Planner stage: the image-level graph. Checks every base an image names (in its base, platform
- * and variant overrides) and orders images so each comes after the images it is built on.
+ * and variant overrides), adds what its Dockerfiles name (`inferredDeps`), and orders images so
+ * each comes after the images it is built on.
  */
 import { BaseSpec, ImageDef } from "../catalog";
 import { CycleError, topologicalOrder } from "../graph";
 import { Problems } from "../problems";
 import { parseReference } from "../reference";
 import { PlanInputs } from "./inputs";
+import { InferredDeps } from "./prepare";
 import { PlanEdge, PlanError } from "./types";
 
 /** Images in dependency order and the image-level edges (deduplicated, for display). */
@@ -30,7 +32,11 @@ export function baseSpecsOf(img: ImageDef): BaseSpec[] {
  * Checks the bases and orders the images. A cycle stops planning at once (nothing after this stage
  * can be ordered): it throws a {@link PlanError} with the problems found so far and the cycle.
  */
-export function imageGraph({ images, mirrors }: PlanInputs, problems: Problems): ImageGraph {
+export function imageGraph(
+  { images, mirrors }: PlanInputs,
+  problems: Problems,
+  inferred: ReadonlyMap<string, InferredDeps> = new Map(),
+): ImageGraph {
   const edges: PlanEdge[] = [];
   const seen = new Set<string>();
   const edge = (from: string, to: string, kind: PlanEdge["kind"]) => {
@@ -55,6 +61,9 @@ export function imageGraph({ images, mirrors }: PlanInputs, problems: Problems):
       }
       if (b.external !== undefined) checkExternal(b.external, where, problems);
     }
+    // What the Dockerfiles name (already matched against the catalog, so known to exist).
+    inferred.get(img.name)?.images.forEach((d) => imageDeps.add(d));
+    inferred.get(img.name)?.mirrors.forEach((m) => edge(`mirror:${m}`, img.name, "mirror"));
     deps.set(img.name, [...imageDeps]);
     for (const d of imageDeps) edge(d, img.name, "base");
   }

@@ -39,6 +39,11 @@ export interface PlanOptions {
    * (`npm run plan`); the program always requires pins. Default false.
    */
   allowUnpinnedMirrors?: boolean;
+  /**
+   * The stack's environment. On any but `dev`, an image a Dockerfile reads from outside the estate
+   * must be pinned by digest (refused with file:line). Default `dev`.
+   */
+  environment?: string;
   files: FileSource;
 }
 
@@ -87,10 +92,18 @@ export interface PlannedBuild {
   archRef: string;
   /** Registry cache reference, one per (image, step, variant, arch). */
   cacheRef: string;
+  /** The build context: absolute from the planner, relative to the project once staged. */
   context: string;
+  /** The Dockerfile: absolute from the planner, relative to the project once staged. */
   dockerfile: string;
+  /**
+   * What the build reads from `context`, relative to it: the smallest set of files and folders
+   * covering its COPY/ADD/bind-mount sources (`["."]`: all of it). What `stageContexts` copies.
+   */
+  contextSources: string[];
   buildArgs: Record<string, string>;
   target?: string;
+  /** The base passed in the build arg `baseArg` (Atom-style `ARG BASE_IMAGE`), if any. */
   base?: BaseLink;
   baseArg: string;
   /**
@@ -99,6 +112,12 @@ export interface PlannedBuild {
    * same opt-out.
    */
   notSecret?: string[];
+  /**
+   * The estate images and mirrors the Dockerfile names (`FROM ${REG}/dayuhub/dayubase:${TAG}`),
+   * each given to BuildKit as a named context under `key` (`namedContextKey`, e.g.
+   * `dayuhub/dayubase:latest-jp5`), pinned to `base`'s digest. Empty for none.
+   */
+  contexts: { key: string; base: BaseLink }[];
 }
 
 /** One multi-arch index: an (image, tag) pair and the builds it joins. */

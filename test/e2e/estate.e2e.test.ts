@@ -1,11 +1,13 @@
 /**
  * End to end, for real: the Go-built Pulumi CLI and docker-build provider, two BuildKit daemons
  * (arm64 under QEMU) and the TLS+auth registry on loopback. Steps run in order on one stack; each
- * depends on the previous ones. Wall times are printed for the cold, no-op and one-leaf runs.
+ * depends on the previous ones. The estate builds from a scratch copy of dockerfiles/, a tree in the
+ * shape of a Dayu checkout that is the context of every image. Wall times are printed for the cold, no-op and one-leaf runs.
  */
 import { strict as assert } from "assert";
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { readBackIndex } from "../../lib/indexCheck";
 import { MEDIA_TYPES, RegistryClient, sha256, splitRef } from "../../lib/registry";
@@ -19,7 +21,9 @@ import {
   renderComment,
   scrubCapture,
 } from "../../scripts/preview-comment";
+import { parseCatalog } from "../../estate/catalog";
 import { flatPlan, type FlatPlan as Plan } from "../../estate/planner";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
 import {
   ROOT,
   STACK_FILE,
@@ -121,6 +125,20 @@ function appendTo(file: string, line: string): void {
   fs.appendFileSync(path.join(DOCKERFILES, file), `\n${line}\n`);
 }
 
+/** What a change to dayubase's jp5 Dockerfile must touch: every jp5 arm64 build and its indexes. */
+function jp5Downstream(plan: Plan): string[] {
+  const builds = plan.builds.filter(
+    (b) => b.platform === "linux/arm64" && b.variants.includes("jp5") && b.variants.length === 1,
+  );
+  const images = new Set(builds.map((b) => b.image));
+  const indexes = plan.indexes.filter((i) => images.has(i.image) && i.variant === "jp5");
+  return [
+    ...builds.map((b) => `docker-build:index:Image ${b.id}`),
+    ...indexes.map((i) => `docker-build:index:Index ${i.id}`),
+    ...indexes.map((i) => `pulumi-nodejs:dynamic:Resource ${i.id}`),
+  ].sort();
+}
+
 describe("the local estate, end to end", function () {
   this.timeout(20 * 60 * 1000);
   let plan: Plan;
@@ -131,9 +149,9 @@ describe("the local estate, end to end", function () {
     fs.rmSync(WORK, { recursive: true, force: true });
     fs.mkdirSync(path.join(WORK, "state"), { recursive: true });
     fs.cpSync(path.join(ROOT, "dockerfiles"), DOCKERFILES, { recursive: true });
-    const contexts: Record<string, string> = {};
-    for (const dir of fs.readdirSync(DOCKERFILES)) contexts[dir] = path.join(DOCKERFILES, dir);
-    writeStackFile(contexts);
+    // One tree is the context of every image, as a Dayu checkout is.
+    const catalog = parseCatalog(fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8"), "estate");
+    writeStackFile(Object.fromEntries(catalog.images.map((i) => [i.name, DOCKERFILES])));
     ok(await pulumi(["stack", "init"]), "stack init");
     ok(
       await pulumi(["config", "set", "--secret", "registryPassword"], credentials().password),
@@ -253,7 +271,7 @@ describe("the local estate, end to end", function () {
 
   it("3. one leaf Dockerfile changed: preview lists exactly its builds and index; up applies it", async () => {
     const before = await liveDigests(client, plan);
-    appendTo("datasource/Dockerfile", "RUN echo leaf-change > /opt/dayu/datasource/CHANGE");
+    appendTo("build/datasource.Dockerfile", "RUN echo leaf-change > /opt/dayu/datasource/CHANGE");
     const preview = ok(await pulumi(["preview", "--json"]), "preview");
     assert.deepEqual(changedResources(preview.stdout), expectedChanges(plan, ["datasource"]));
     checkPreview("leaf-change", preview.stdout, ["datasource"]);
@@ -262,9 +280,25 @@ describe("the local estate, end to end", function () {
     assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), ["datasource:v1.3"]);
   });
 
+  it("3a. one component's source file changed: exactly its builds and indexes; up applies them", async () => {
+    // The whole tree is every image's context; only car-detection reads this file.
+    const before = await liveDigests(client, plan);
+    appendTo("dependency/core/applications/car_detection/app.sh", "echo source-change");
+    const preview = ok(await pulumi(["preview", "--json"]), "preview");
+    assert.deepEqual(changedResources(preview.stdout), expectedChanges(plan, ["car-detection"]));
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "pulumi up");
+    assert.deepEqual(
+      changedKeys(before, await liveDigests(client, plan)),
+      plan.indexes
+        .filter((i) => i.image === "car-detection")
+        .map((i) => i.id)
+        .sort(),
+    );
+  });
+
   it("4. a base changed: exactly its downstream images rebuild", async () => {
     const before = await liveDigests(client, plan);
-    appendTo("rtsp-server/Dockerfile", "RUN echo base-change > /etc/rtsp-base-change");
+    appendTo("build/rtsp_server.Dockerfile", "RUN echo base-change > /etc/rtsp-base-change");
     // With the policy pack: a pending base must not read as an unpinned one.
     const eventLog = path.join(WORK, "base-change.events.jsonl");
     const preview = ok(
@@ -288,6 +322,54 @@ describe("the local estate, end to end", function () {
       "datasource:v1.3",
       "rtsp-server:latest",
     ]);
+  });
+
+  it("4a. dayubase's jp5 Dockerfile changed: exactly the jp5 arm64 downstream rebuilds", async () => {
+    const before = await liveDigests(client, plan);
+    appendTo("build/dayubase_jp5.Dockerfile", "RUN echo jp5-change > /opt/dayu/jp5-change");
+    const preview = ok(await pulumi(["preview", "--json"]), "preview");
+    const expected = jp5Downstream(plan);
+    assert.ok(expected.includes("docker-build:index:Image car-detection/jp5/arm64"), "sanity");
+    assert.deepEqual(changedResources(preview.stdout), expected);
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "pulumi up");
+    const jp5Indexes = expected
+      .filter((r) => r.startsWith("docker-build:index:Index "))
+      .map((r) => r.slice("docker-build:index:Index ".length))
+      .sort();
+    assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), jp5Indexes);
+  });
+
+  it("4b. a second checkout at another path previews no changes on the same stack", async () => {
+    // A CI runner's checkout: the project's tracked files and the Dayu-shaped tree, elsewhere.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "dayu-second-checkout-"));
+    const clone = path.join(elsewhere, "estate");
+    const tree = path.join(elsewhere, "dayu");
+    const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: ROOT, encoding: "utf8" })
+      .split("\0")
+      .filter((f) => f !== "" && fs.existsSync(path.join(ROOT, f)));
+    for (const f of tracked) {
+      fs.mkdirSync(path.dirname(path.join(clone, f)), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, f), path.join(clone, f));
+    }
+    // Installed and generated things a runner would have made itself: packages, tools, the local
+    // services' certificates and credentials (the dev registry's caFile lives under .local).
+    for (const made of ["node_modules", ".tools", ".local"])
+      fs.symlinkSync(path.join(ROOT, made), path.join(clone, made));
+    fs.cpSync(DOCKERFILES, tree, { recursive: true });
+    const stack = parseYaml(fs.readFileSync(STACK_FILE, "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const contexts = stack.config["dayu-estate:contexts"] as Record<string, string>;
+    for (const k of Object.keys(contexts)) contexts[k] = tree;
+    fs.writeFileSync(path.join(clone, path.basename(STACK_FILE)), toYaml(stack));
+    try {
+      ok(
+        await pulumi(["preview", "--expect-no-changes"], undefined, clone),
+        "preview from a second checkout",
+      );
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it("5. a tag moved by hand: refresh sees it, up restores it", async () => {
@@ -327,10 +409,10 @@ describe("the local estate, end to end", function () {
     assert.ok(idx);
     const { repository, reference } = splitRef(idx.ref);
     const published = await client.resolve(repository, reference);
-    const dockerfile = path.join(DOCKERFILES, "generator/Dockerfile");
+    const dockerfile = path.join(DOCKERFILES, "build/generator.Dockerfile");
     const original = fs.readFileSync(dockerfile, "utf8");
     appendTo(
-      "generator/Dockerfile",
+      "build/generator.Dockerfile",
       'RUN [ "$(uname -m)" != aarch64 ] || { echo "e2e: the arm64 build fails on purpose" >&2; exit 1; }',
     );
     const run = await pulumi(["up", "--yes", "--skip-preview"]);
@@ -368,9 +450,12 @@ describe("the local estate, end to end", function () {
     ok(await pulumi(["config", "set", "protectReleases", "true"]), "config set");
     ok(await pulumi(["up", "--yes", "--skip-preview"]), "up creating the release locks");
 
-    const dockerfile = path.join(DOCKERFILES, "controller/Dockerfile");
+    const dockerfile = path.join(DOCKERFILES, "build/controller.Dockerfile");
     const original = fs.readFileSync(dockerfile, "utf8");
-    appendTo("controller/Dockerfile", "RUN echo not-the-release > /opt/dayu/controller/CHANGE");
+    appendTo(
+      "build/controller.Dockerfile",
+      "RUN echo not-the-release > /opt/dayu/controller/CHANGE",
+    );
     const run = await pulumi(["up", "--yes", "--skip-preview"]);
     assert.notEqual(run.code, 0, "moving a release tag must fail");
     assert.match(
@@ -401,7 +486,7 @@ describe("the local estate, end to end", function () {
   });
 
   it("10. an interrupted up (SIGINT mid-build): the next up converges", async () => {
-    appendTo("monitor/Dockerfile", "RUN echo interrupted > /opt/dayu/monitor/INTERRUPTED");
+    appendTo("build/monitor.Dockerfile", "RUN echo interrupted > /opt/dayu/monitor/INTERRUPTED");
     const child = spawn(
       path.join(TOOLS, "pulumi"),
       ["up", "--yes", "--skip-preview", "--stack", "e2e", "--non-interactive"],

@@ -1,7 +1,8 @@
 /**
  * The end-to-end harness: a separate `e2e` stack in its own file backend (.local/e2e/state) whose
  * images live under the `e2e/` repository prefix of the local registry and build from a scratch copy
- * of dockerfiles/ (so the test can edit Dockerfiles without touching the checkout or the dev stack).
+ * of dockerfiles/ (so the test can edit Dockerfiles without touching the checkout or the dev stack):
+ * one repository-shaped tree, the context of every image, as a Dayu checkout is.
  */
 import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -52,14 +53,17 @@ export interface Run {
   seconds: number;
 }
 
-/** Runs the Pulumi CLI on the e2e stack; output goes to .local/e2e/logs as well. */
-export function pulumi(args: string[], input?: string): Promise<Run> {
+/**
+ * Runs the Pulumi CLI on the e2e stack; output goes to .local/e2e/logs as well. `cwd` is the
+ * project directory (default this checkout; a second checkout for the path-independence step).
+ */
+export function pulumi(args: string[], input?: string, cwd: string = ROOT): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = execFile(
       path.join(TOOLS, "pulumi"),
       [...args, "--stack", STACK, "--non-interactive"],
-      { cwd: ROOT, env: env(), maxBuffer: 256 << 20, timeout: 15 * 60 * 1000 },
+      { cwd, env: env(), maxBuffer: 256 << 20, timeout: 15 * 60 * 1000 },
       (err, stdout, stderr) => {
         const run = {
           code: err ? ((err as { code?: number }).code ?? 1) : 0,

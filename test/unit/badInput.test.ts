@@ -153,6 +153,8 @@ describe("bad input: overrides that cannot act and pins that disagree", () => {
     assert.deepEqual(
       refused(() => plan({ images: [img("a", { base: undefined, baseArg: "FROM_IMAGE" })] })),
       [
+        // The resolver also sees the Dockerfile's FROM ${BASE_IMAGE} receive nothing.
+        'image "a": a/Dockerfile:2: base name (${BASE_IMAGE}) should not be blank',
         'image "a": baseArg FROM_IMAGE would have no effect: the image names no base (base, or one in its overrides)',
       ],
     );

@@ -17,7 +17,7 @@ import {
   settle,
   typeChain,
 } from "./helpers/mocks";
-import { flatPlan, type FlatPlan } from "../../estate/planner";
+import { flatPlan, type BaseLink, type FlatPlan } from "../../estate/planner";
 import { plannedBuild } from "./helpers/fixtures";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -26,6 +26,8 @@ const DIGEST = /^registry\.dayu\.test:5443\/[a-z0-9/_.-]+@sha256:[a-f0-9]{64}$/;
 
 interface ImageInputs {
   platforms: string[];
+  context?: { location: string; named?: Record<string, { location: string }> };
+  dockerfile?: { location: string };
   builder: { name: string };
   tags: string[];
   buildArgs?: Record<string, string>;
@@ -112,15 +114,21 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     const amd64 = ofType("docker-build:index:Image").filter(
       (r) => (r.inputs as unknown as ImageInputs).platforms[0] === "linux/amd64",
     );
-    const keys = amd64.map((r) =>
-      JSON.stringify({
+    // Each build has a staging folder of its own: compare what was staged from, not where.
+    const planned = new Map(plan.builds.map((b) => [b.id, b]));
+    const keys = amd64.map((r) => {
+      const inputs = plain<ImageInputs>(r.inputs);
+      const b = planned.get(r.name);
+      return JSON.stringify({
         ...r.inputs,
+        context: { ...inputs.context, location: [b?.context, b?.contextSources] },
+        dockerfile: { location: b?.dockerfile },
         tags: undefined,
         cacheFrom: undefined,
         cacheTo: undefined,
         labels: undefined,
-      }),
-    );
+      });
+    });
     assert.equal(
       new Set(keys).size,
       amd64.length,
@@ -164,37 +172,86 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
         String(r.state.ref).split("@")[1],
       ]),
     );
+    /** What a base link must arrive as: `repository@sha256:…` of the same platform's build. */
+    const expected = (b: (typeof plan.builds)[number], link: BaseLink) => {
+      if (link.kind === "build") {
+        const base = plan.builds.find((x) => x.id === link.build);
+        assert.equal(base?.platform, b.platform);
+        return `${base?.repository}@${digestOf.get(base?.id ?? "")}`;
+      }
+      if (link.kind === "mirror") {
+        const m = plan.mirrors.find((x) => x.name === link.mirror);
+        return `${m?.repository}@${mirrorDigest.get(m?.refs[0] ?? "")}`;
+      }
+      return link.kind === "external" ? link.ref : "";
+    };
     for (const b of plan.builds) {
-      const args = built.get(b.id)?.buildArgs ?? {};
+      const inputs = built.get(b.id);
+      const args = inputs?.buildArgs ?? {};
+      // Named contexts (Dayu's FROM lines): exactly the plan's keys, each a pinned docker-image.
+      const named = inputs?.context?.named ?? {};
+      assert.deepEqual(Object.keys(named).sort(), b.contexts.map((c) => c.key).sort(), b.id);
+      for (const c of b.contexts) {
+        const location = named[c.key]?.location ?? "";
+        assert.equal(location, `docker-image://${expected(b, c.base)}`, `${b.id} ${c.key}`);
+        assert.match(location.slice("docker-image://".length), DIGEST, b.id);
+      }
       if (!b.base) {
         assert.equal(args.BASE_IMAGE, undefined, b.id);
         continue;
       }
-      if (b.base.kind === "build") {
-        const base = plan.builds.find((x) => x.id === (b.base as { build: string }).build);
-        assert.equal(base?.platform, b.platform);
-        assert.equal(args.BASE_IMAGE, `${base?.repository}@${digestOf.get(base?.id ?? "")}`, b.id);
-      } else if (b.base.kind === "mirror") {
-        const m = plan.mirrors.find((x) => x.name === (b.base as { mirror: string }).mirror);
-        assert.equal(
-          args.BASE_IMAGE,
-          `${m?.repository}@${mirrorDigest.get(m?.refs[0] ?? "")}`,
-          b.id,
-        );
-      }
+      assert.equal(args.BASE_IMAGE, expected(b, b.base), b.id);
       assert.match(args.BASE_IMAGE, DIGEST, b.id);
     }
-    // Spot check: the jp5 arm64 processor gets dayubase's jp5 arm64 digest, the amd64 one dayubase's amd64.
+    // Spot check: the jp5 arm64 processor gets dayubase's jp5 arm64 digest, the amd64 one dayubase's
+    // amd64, each under the name its FROM line uses; datasource (Atom-style) its base in BASE_IMAGE.
+    const namedOf = (id: string, key: string) => built.get(id)?.context?.named?.[key]?.location;
     assert.ok(
-      built
-        .get("car-detection/jp5/arm64")
-        ?.buildArgs?.BASE_IMAGE?.endsWith(digestOf.get("dayubase/jp5/arm64") ?? "?"),
+      namedOf("car-detection/jp5/arm64", "dayuhub/dayubase:latest-jp5")?.endsWith(
+        digestOf.get("dayubase/jp5/arm64") ?? "?",
+      ),
+    );
+    assert.ok(
+      namedOf("car-detection/amd64", "dayuhub/dayubase")?.endsWith(
+        digestOf.get("dayubase/amd64") ?? "?",
+      ),
     );
     assert.ok(
       built
-        .get("car-detection/amd64")
-        ?.buildArgs?.BASE_IMAGE?.endsWith(digestOf.get("dayubase/amd64") ?? "?"),
+        .get("datasource/arm64")
+        ?.buildArgs?.BASE_IMAGE?.endsWith(digestOf.get("rtsp-server/arm64") ?? "?"),
     );
+  });
+
+  it("builds from a staged context of only what the build reads, at a path relative to the project", () => {
+    const built = images();
+    const car = built.get("car-detection/jp5/arm64");
+    assert.equal(car?.context?.location, ".estate/contexts/car-detection__jp5__arm64/context");
+    assert.equal(
+      car?.dockerfile?.location,
+      ".estate/contexts/car-detection__jp5__arm64/Dockerfile",
+    );
+    const staged = path.join(ROOT, ".estate/contexts/car-detection__jp5__arm64");
+    const listing = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) =>
+          e.isDirectory() ? listing(path.join(dir, e.name)).map((x) => `${e.name}/${x}`) : [e.name],
+        )
+        .sort();
+    assert.deepEqual(listing(path.join(staged, "context")), [
+      "components/processor/start.sh",
+      "dependency/core/applications/car_detection/app.sh",
+      "dependency/core/lib/requirements.txt",
+    ]);
+    assert.equal(
+      fs.readFileSync(path.join(staged, "Dockerfile"), "utf8"),
+      fs.readFileSync(path.join(ROOT, "dockerfiles/build/car_detection.Dockerfile"), "utf8"),
+    );
+    for (const [id, i] of built) {
+      assert.ok(!path.isAbsolute(i.context?.location ?? "/"), id);
+      assert.ok(!path.isAbsolute(i.dockerfile?.location ?? "/"), id);
+    }
   });
 
   it("mirrors third-party images by digest, redis at the registry root", () => {
@@ -362,5 +419,31 @@ describe("components under mocks", () => {
         }),
       /build x\/amd64: the plan gives it a base but no baseRef was passed/,
     );
+  });
+
+  it("refuses an ArchImage whose named context was not wired", async () => {
+    const { ArchImage } = await import("../../components/archImage");
+    assert.throws(
+      () =>
+        new ArchImage("orphan-named", {
+          build: plannedBuild("x", "amd64", {
+            contexts: [{ key: "dayuhub/y", base: { kind: "build", image: "y", build: "y/amd64" } }],
+          }),
+          registry: { address: "r.test", username: "u", password: "p" },
+        }),
+      /build x\/amd64: no pinned reference was passed for its named context\(s\) dayuhub\/y/,
+    );
+  });
+
+  it("gives docker-build each named context as a pinned docker-image", async () => {
+    const { namedContexts } = await import("../../components/archImage");
+    const b = plannedBuild("x", "amd64", {
+      contexts: [{ key: "dayuhub/y", base: { kind: "build", image: "y", build: "y/amd64" } }],
+    });
+    const ref = `reg.test/ns/y@sha256:${"d".repeat(64)}`;
+    const named = namedContexts(b, { "dayuhub/y": ref }).named ?? {};
+    assert.deepEqual(Object.keys(named), ["dayuhub/y"]);
+    assert.equal(await promiseOf(named["dayuhub/y"].location), `docker-image://${ref}`);
+    assert.deepEqual(namedContexts(plannedBuild("x", "amd64"), undefined), {});
   });
 });

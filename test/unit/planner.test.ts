@@ -149,19 +149,30 @@ describe("planner on the Dayu catalog", () => {
   });
 
   it("gives a dependent its base as the same-platform, same-variant build of the base", () => {
+    // Dayu's convention: the base a FROM line names, as a named context (its tag picks the variant).
     const b = plan.builds.find((x) => x.id === "car-detection/jp5/arm64");
-    assert.deepEqual(b?.base, { kind: "build", image: "dayubase", build: "dayubase/jp5/arm64" });
+    assert.deepEqual(b?.contexts, [
+      {
+        key: "dayuhub/dayubase:latest-jp5",
+        base: { kind: "build", image: "dayubase", build: "dayubase/jp5/arm64" },
+      },
+    ]);
+    assert.equal(b?.base, undefined);
+    // The Atom-style convention: the declared base in the build arg BASE_IMAGE.
     const d = plan.builds.find((x) => x.id === "datasource/arm64");
     assert.deepEqual(d?.base, { kind: "build", image: "rtsp-server", build: "rtsp-server/arm64" });
+    assert.deepEqual(d?.contexts, []);
     const f = plan.builds.find((x) => x.id === "frontend/amd64");
-    assert.deepEqual(f?.base, { kind: "mirror", mirror: "node" });
+    assert.deepEqual(f?.contexts, [{ key: "node:20", base: { kind: "mirror", mirror: "node" } }]);
   });
 
   it("orders every build after its base", () => {
     const pos = new Map(plan.builds.map((b, i) => [b.id, i]));
     for (const b of plan.builds) {
-      if (b.base?.kind === "build")
-        assert.ok((pos.get(b.base.build) as number) < (pos.get(b.id) as number), b.id);
+      for (const base of [b.base, ...b.contexts.map((c) => c.base)]) {
+        if (base?.kind === "build")
+          assert.ok((pos.get(base.build) as number) < (pos.get(b.id) as number), b.id);
+      }
     }
   });
 
@@ -186,10 +197,10 @@ describe("planner on the Dayu catalog", () => {
   });
 
   it("re-points a context from stack config", () => {
-    const p = dayuPlan({ contexts: { backend: "dockerfiles/scheduler" } });
+    const p = dayuPlan({ contexts: { backend: "test/fixtures/dayu-shaped" } });
     assert.equal(
       p.builds.find((b) => b.id === "backend/amd64")?.context,
-      path.join(ROOT, "dockerfiles/scheduler"),
+      path.join(ROOT, "test/fixtures/dayu-shaped"),
     );
   });
 

@@ -195,6 +195,7 @@ describe("policy pack dayu-estate-policies", () => {
         p[k] = UNKNOWN_VALUE;
       }
       p.buildArgs = { BASE_IMAGE: UNKNOWN_VALUE, EXTRA: UNKNOWN_VALUE };
+      p.context = { location: "ctx", named: { "dayuhub/dayubase": { location: UNKNOWN_VALUE } } };
       p.registries = [{ address: UNKNOWN_VALUE, username: UNKNOWN_VALUE, password: UNKNOWN_VALUE }];
     });
     for (const p of [...imagePolicies, registryAuthRequired]) {
@@ -482,6 +483,23 @@ describe("policy pack dayu-estate-policies", () => {
         ),
         [
           `build arg RUNTIME must pin its image by digest (<repository>@sha256:<64 hex>); it is "docker.io/library/redis:7.2"`,
+        ],
+      );
+    });
+    it("refuses a docker-image named context by tag, accepts one by digest", async () => {
+      const byTag = `docker-image://${REGISTRY}/dayuhub/dayubase:latest-amd64`;
+      assert.deepEqual(
+        await onImage(basePinnedByDigest, (p) => {
+          p.context = {
+            location: "dockerfiles",
+            named: {
+              "dayuhub/dayubase": { location: byTag },
+              "dayuhub/dayubase:latest-jp5": { location: `docker-image://${DAYUBASE_AMD64}` },
+            },
+          };
+        }),
+        [
+          `named context dayuhub/dayubase must pin its image by digest (docker-image://<repository>@sha256:<64 hex>); it is "${byTag}"`,
         ],
       );
     });

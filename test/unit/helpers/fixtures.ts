@@ -25,6 +25,8 @@ export function plannedBuild(
     dockerfile: "/ctx/Dockerfile",
     buildArgs: {},
     baseArg: "BASE_IMAGE",
+    contexts: [],
+    contextSources: ["."],
     ...overrides,
   };
 }

@@ -1,0 +1,8 @@
+# Stand-in for Dayu's datasource, kept in the Atom-style convention on purpose: the base (rtsp-server,
+# declared in estate.yaml) arrives pinned by digest in the build arg BASE_IMAGE.
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+ARG code_dir=datasource
+COPY ${code_dir}/ /opt/dayu/datasource/
+RUN echo "datasource built on $(uname -m)" > /opt/dayu/datasource/BUILD_INFO
+CMD ["/bin/sh", "/opt/dayu/datasource/start.sh"]

@@ -1,0 +1,16 @@
+# Stand-in in the shape of Dayu's build/monitor.Dockerfile (a busybox payload, not Dayu's code).
+# TAG selects the JetPack variant of dayubase (latest, latest-jp4/-jp5/-jp6).
+ARG REG=docker.io
+ARG BASE_REPO=dayuhub
+ARG TAG=latest
+FROM ${REG}/${BASE_REPO}/dayubase:${TAG}
+
+ARG lib_dir=dependency/core/lib
+ARG code_dir=components/monitor
+ARG app_dir=dependency/core/applications/monitor
+
+COPY ${lib_dir} /home/dependency/core/lib
+COPY ${app_dir} /home/dependency/core/applications/monitor
+COPY ${code_dir}/* /opt/dayu/monitor/
+RUN echo "monitor built on $(uname -m)" > /opt/dayu/monitor/BUILD_INFO
+CMD ["/bin/sh", "/opt/dayu/monitor/start.sh"]

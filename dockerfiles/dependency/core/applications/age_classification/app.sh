@@ -1,0 +1,3 @@
+#!/bin/sh
+# age-classification application (stand-in)
+echo age-classification

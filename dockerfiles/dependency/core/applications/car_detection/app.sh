@@ -1,0 +1,3 @@
+#!/bin/sh
+# car-detection application (stand-in)
+echo car-detection

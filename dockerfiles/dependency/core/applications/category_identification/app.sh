@@ -1,0 +1,3 @@
+#!/bin/sh
+# category-identification application (stand-in)
+echo category-identification

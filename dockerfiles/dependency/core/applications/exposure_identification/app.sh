@@ -1,0 +1,3 @@
+#!/bin/sh
+# exposure-identification application (stand-in)
+echo exposure-identification

@@ -1,0 +1,3 @@
+#!/bin/sh
+# face-detection application (stand-in)
+echo face-detection

@@ -1,0 +1,3 @@
+#!/bin/sh
+# gender-classification application (stand-in)
+echo gender-classification

@@ -1,0 +1,3 @@
+#!/bin/sh
+# license-plate-recognition application (stand-in)
+echo license-plate-recognition

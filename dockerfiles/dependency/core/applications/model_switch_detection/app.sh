@@ -1,0 +1,3 @@
+#!/bin/sh
+# model-switch-detection application (stand-in)
+echo model-switch-detection

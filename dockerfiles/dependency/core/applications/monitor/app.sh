@@ -1,0 +1,3 @@
+#!/bin/sh
+# monitor application (stand-in)
+echo monitor

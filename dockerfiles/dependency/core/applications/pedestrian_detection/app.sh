@@ -1,0 +1,3 @@
+#!/bin/sh
+# pedestrian-detection application (stand-in)
+echo pedestrian-detection

@@ -1,0 +1,3 @@
+#!/bin/sh
+# vehicle-detection application (stand-in)
+echo vehicle-detection
