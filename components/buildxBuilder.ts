@@ -1,4 +1,4 @@
-import * as docker from "@pulumi/docker";
+import type * as dockerTypes from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { endpointHostPort } from "../estate/backends";
 import {
@@ -9,8 +9,9 @@ import {
   unreachable,
 } from "../estate/settings";
 import { DaemonTlsArgs } from "./builderCommon";
-import { DockerHostBuilder } from "./dockerHostBuilder";
-import { KubernetesBuilder } from "./kubernetesBuilder";
+import type { DockerHostBuilder } from "./dockerHostBuilder";
+import type { KubernetesBuilder } from "./kubernetesBuilder";
+import { loadMode } from "./loadMode";
 
 /**
  * mTLS of a daemon the program runs: the daemon's material (uploaded to it) and the files the buildx
@@ -61,7 +62,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
   /** The daemon's component; undefined in `external` mode. */
   public readonly daemon?: BuilderDaemon;
   /** The buildx entry on the machine that runs Pulumi; undefined in `external` mode. */
-  public readonly entry?: docker.BuildxBuilder;
+  public readonly entry?: dockerTypes.BuildxBuilder;
   /** Resolves once the builder can be used (in daemon modes: once its buildx entry exists). */
   public readonly ready: pulumi.Output<string>;
 
@@ -102,14 +103,19 @@ export class BuildxBuilder extends pulumi.ComponentResource {
       };
       const child = { parent: this };
       switch (mode) {
-        case "docker-host":
+        case "docker-host": {
+          const { DockerHostBuilder } =
+            loadMode<typeof import("./dockerHostBuilder")>("./dockerHostBuilder");
           this.daemon = new DockerHostBuilder(
             `${name}-docker-host`,
             { ...daemonArgs, host: args.dockerHost ?? fail("dockerHost is required") },
             child,
           );
           break;
-        case "kubernetes":
+        }
+        case "kubernetes": {
+          const { KubernetesBuilder } =
+            loadMode<typeof import("./kubernetesBuilder")>("./kubernetesBuilder");
           this.daemon = new KubernetesBuilder(
             `${name}-kubernetes`,
             {
@@ -121,6 +127,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
             child,
           );
           break;
+        }
         case "external":
           break;
         default:
@@ -130,6 +137,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
 
       // The buildx entry lives in the buildx store of the machine that runs Pulumi: a local provider
       // that does not need a Docker daemon (the remote driver talks to BuildKit directly).
+      const docker = loadMode<typeof dockerTypes>("@pulumi/docker");
       const local = new docker.Provider(
         `${name}-buildx`,
         { disableDockerDaemonCheck: true },
