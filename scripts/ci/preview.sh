@@ -25,7 +25,8 @@ use_stack "$stack"
 log "preview $stack ($env, pulumi stack $TARGET_STACK)${policy:+ with the policy pack}"
 
 status=0
-pulumi preview --stack "$TARGET_STACK" --non-interactive --json \
+# --event-log exists only with PULUMI_DEBUG_COMMANDS set (pkg/cmd/pulumi/operations/preview.go).
+PULUMI_DEBUG_COMMANDS=true pulumi preview --stack "$TARGET_STACK" --non-interactive --json \
   --event-log "$out/events.full.jsonl" "${policy[@]}" "$@" >"$out/preview.json" || status=$?
 
 # The digest carries no policy events (the CLI leaves them out of --json); the event log does.

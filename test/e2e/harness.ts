@@ -43,6 +43,8 @@ export function env(): NodeJS.ProcessEnv {
     ...sourced,
     PULUMI_BACKEND_URL: `file://${path.join(WORK, "state")}`,
     PULUMI_STACK: STACK,
+    // The CLI defines --event-log (the PR comment's policy results) only with debug commands on.
+    PULUMI_DEBUG_COMMANDS: "true",
   };
 }
 

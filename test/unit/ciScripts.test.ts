@@ -14,11 +14,16 @@ const ROOT = path.resolve(__dirname, "../..");
 const FIXTURES = path.join(ROOT, "test/fixtures/preview");
 
 const STUB = `#!/usr/bin/env bash
-# Stand-in pulumi: records its arguments, copies the event log fixture where --event-log asks, prints
+# Stand-in pulumi: records its arguments, copies the event log fixture where --event-log asks (which,
+# like the real CLI, needs PULUMI_DEBUG_COMMANDS=true), prints
 # the preview fixture, exits with STUB_EXIT.
 printf '%s\\n' "$*" >>"$STUB_LOG"
 while [[ $# -gt 0 ]]; do
-  if [[ "$1" == --event-log ]]; then cp "$STUB_EVENTS" "$2"; fi
+  if [[ "$1" == --event-log ]]; then
+    # Like the real CLI: the flag exists only with debug commands on.
+    if [[ "\${PULUMI_DEBUG_COMMANDS:-}" != true ]]; then echo "error: unknown flag: --event-log" >&2; exit 1; fi
+    cp "$STUB_EVENTS" "$2"
+  fi
   if [[ "$1" == --policy-pack-config ]]; then cp "$2" "$STUB_LOG.policy-config"; fi
   shift
 done
