@@ -113,10 +113,18 @@ export function devConfig(): Record<string, unknown> {
   ).config;
 }
 
-export function registryClient(): RegistryClient {
+/**
+ * The registry this checkout's services listen on: `DAYU_REGISTRY` from scripts/env.sh (the port the
+ * last `local-services.sh start` used; another checkout may hold the default), else the dev stack's.
+ */
+export function localRegistry(): string {
   const reg = devConfig()["dayu-estate:registry"] as { address: string };
+  return env().DAYU_REGISTRY ?? reg.address;
+}
+
+export function registryClient(): RegistryClient {
   return new RegistryClient({
-    address: reg.address,
+    address: localRegistry(),
     ...credentials(),
     ca: fs.readFileSync(path.join(ROOT, ".local/pki/ca.crt"), "utf8"),
   });
@@ -167,7 +175,10 @@ export function writeStackFile(imageContexts: Record<string, string>): void {
     "dayu-estate:environment": "dev",
     "dayu-estate:release": "v1.3",
     "dayu-estate:repositoryPrefix": "e2e",
-    "dayu-estate:registry": dev["dayu-estate:registry"],
+    "dayu-estate:registry": {
+      ...(dev["dayu-estate:registry"] as Record<string, unknown>),
+      address: localRegistry(),
+    },
     "dayu-estate:builders": dev["dayu-estate:builders"],
     "dayu-estate:registryCache": dev["dayu-estate:registryCache"],
     "dayu-estate:contexts": imageContexts,
