@@ -231,9 +231,12 @@ export function adoptionDecision(i: AdoptionInputs): AdoptionDecision {
   };
 }
 
-/** Whether `replaceExisting` lists the tag `ref` (`registry/repository:tag`), written without the registry. */
-export function listedForReplace(ref: string, registry: string, list: readonly string[]): boolean {
-  return list.includes(pathOf(ref, registry)) || list.includes(ref);
+/**
+ * Whether `replaceExisting` lists the tag `ref` (`registry/repository:tag`); entries are written
+ * without the registry (a registry address never contains a slash), the full reference also counts.
+ */
+export function listedForReplace(ref: string, list: readonly string[]): boolean {
+  return list.includes(ref.slice(ref.indexOf("/") + 1)) || list.includes(ref);
 }
 
 /** Entries of `replaceExisting` that name no release index of the plan (a typo would silently do nothing). */
@@ -244,7 +247,7 @@ export function replaceExistingProblems(
 ): void {
   const releases = allIndexes(plan).filter((i) => i.release);
   list.forEach((entry, n) => {
-    if (!releases.some((i) => listedForReplace(i.ref, plan.registry, [entry]))) {
+    if (!releases.some((i) => listedForReplace(i.ref, [entry]))) {
       const some = releases.slice(0, 3).map((i) => pathOf(i.ref, plan.registry));
       problems.at(
         `replaceExisting[${n}]`,

@@ -161,8 +161,8 @@ describe("adoption of an existing registry", () => {
   });
 
   it("replaceExisting names release tags without the registry; an unknown entry is a problem", () => {
-    assert.ok(listedForReplace(TAG, "reg.test", ["ns/app:v1.3"]));
-    assert.ok(!listedForReplace(TAG, "reg.test", ["ns/app:latest"]));
+    assert.ok(listedForReplace(TAG, ["ns/app:v1.3"]));
+    assert.ok(!listedForReplace(TAG, ["ns/app:latest"]));
     const problems = new Problems();
     replaceExistingProblems(plan(), ["ns/app:v1.3", "ns/app:latest", "ns/ap:v1.3"], problems);
     assert.equal(problems.list.length, 2);
