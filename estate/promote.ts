@@ -9,8 +9,11 @@
  * index's bytes unchanged (same digest) and copies its blobs across registries (buildx
  * `util/imagetools/create.go`, `combine`: "on single source, return original bytes").
  */
+import * as path from "path";
+import { FileSource } from "./files";
 import { PlannedIndex, PlannedMirror, Plan, allIndexes } from "./plan/types";
-import { Problems } from "./problems";
+import { EstateInputError, KeyFormatter, Problems } from "./problems";
+import { PromoteSettings } from "./settings";
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -135,13 +138,50 @@ export function promotionSources(
     if (typeof p === "string") problems.at(key, p);
     else indexes[index.id] = p;
   }
+  return { indexes, mirrors: promotedMirrors(plan, sourceRegistry, problems) };
+}
+
+/**
+ * Mirror name → where promote mode copies it from: known from this stack's settings alone (its pins
+ * and the source registry's address), so it needs no source summary.
+ */
+export function promotedMirrors(
+  plan: Plan,
+  sourceRegistry: string,
+  problems: Problems,
+): Record<string, string> {
   const mirrors: Record<string, string> = {};
   for (const m of plan.mirrors) {
     const digest = digestOf(m.source);
     if (digest === undefined) problems.at(`mirrorSources.${m.name}`, "is not pinned by digest");
     else mirrors[m.name] = promotedMirrorSource(m, plan.registry, sourceRegistry, digest);
   }
-  return { indexes, mirrors };
+  return mirrors;
+}
+
+/** A user's mistake in the promotion source (missing image or tag, malformed digest file). */
+export class PromotionError extends EstateInputError {
+  constructor(problems: string[]) {
+    super(problems, "the promotion source does not match this stack's plan");
+  }
+}
+
+/**
+ * The whole promotion of a plan from a raw summary (a stack output or a digest file), or one
+ * {@link PromotionError} listing every problem, each at `key` formatted by `where`.
+ */
+export function resolvePromotion(
+  plan: Plan,
+  raw: unknown,
+  sourceRegistry: string,
+  key: string,
+  where: KeyFormatter,
+): Promotion {
+  const problems = new Problems(where);
+  const summary = parseSourceSummary(raw, key, problems);
+  const promotion = promotionSources(plan, summary, sourceRegistry, key, problems);
+  problems.throwIfAny(PromotionError);
+  return promotion;
 }
 
 /** `source-registry/<mirror repository path>@<pinned digest>`. */
@@ -255,4 +295,43 @@ export function replaceExistingProblems(
       );
     }
   });
+}
+
+/** The files promote mode reads: the source registry's CA and, for air-gapped sites, the digest file. */
+export interface PromoteFiles {
+  /** PEM of `promote.registry.caFile`. */
+  sourceCa?: string;
+  /** The parsed JSON of `promote.digestFile` (checked later against the plan). */
+  digestFile?: unknown;
+}
+
+/** Reads {@link PromoteFiles}; a missing file, a non-PEM CA or invalid JSON is a problem at its key. */
+export function loadPromoteFiles(
+  promote: PromoteSettings | undefined,
+  projectDir: string,
+  files: FileSource,
+  problems: Problems,
+): PromoteFiles {
+  const out: PromoteFiles = {};
+  const read = (key: string, file: string): string | undefined => {
+    const abs = path.resolve(projectDir, file);
+    if (files.isFile(abs)) return Buffer.from(files.read(abs)).toString("utf8");
+    problems.at(key, `${abs} does not exist`);
+    return undefined;
+  };
+  if (promote?.registry.caFile) {
+    const pem = read("promote.registry.caFile", promote.registry.caFile);
+    if (pem !== undefined && !pem.includes("-----BEGIN CERTIFICATE-----")) {
+      problems.at("promote.registry.caFile", `${promote.registry.caFile} is not a PEM certificate`);
+    } else out.sourceCa = pem;
+  }
+  if (promote?.digestFile) {
+    const text = read("promote.digestFile", promote.digestFile);
+    try {
+      if (text !== undefined) out.digestFile = JSON.parse(text);
+    } catch (err) {
+      problems.at("promote.digestFile", `is not JSON: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }
