@@ -170,3 +170,16 @@ describe("adoption of an existing registry", () => {
     assert.match(problems.list[1], /^replaceExisting\[2\]/);
   });
 });
+
+describe("npm run promote:export", () => {
+  it("writes the summary as the digest file, and refuses a malformed one naming the entry", async () => {
+    const { digestFileText } = await import("../../scripts/promote-export");
+    const summary = { app: { "v1.3": src("v1.3", "a") } };
+    assert.deepEqual(JSON.parse(digestFileText(JSON.stringify(summary), "org/p/staging")), summary);
+    assert.throws(
+      () => digestFileText(JSON.stringify({ app: { "v1.3": { ref: "x" } } }), "org/p/staging"),
+      /^Error: summary of stack org\/p\/staging: app:v1\.3: needs/,
+    );
+    assert.throws(() => digestFileText("not json", "s"), /is not JSON/);
+  });
+});
