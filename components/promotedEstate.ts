@@ -64,30 +64,24 @@ export class PromotedEstate extends pulumi.ComponentResource {
     );
     const promotion = pulumi.output(args.indexSources);
 
-    // Mirrors from the source registry's copies (one push into a repository at a time).
-    const lastInRepository = new Map<string, pulumi.Resource>();
+    // Mirrors from the source registry's copies, in parallel like the building estate's.
     for (const m of args.plan.mirrors) {
-      const previous = lastInRepository.get(m.repository);
       this.mirrors[m.name] = new MirroredImage(
         m.name,
         {
           mirror: { ...m, source: args.mirrorSources[m.name] ?? m.source },
           registry: args.registry,
           caCert: args.caCert,
-          after: previous ? [previous] : undefined,
         },
         { parent: this, providers: [this.provider] },
       );
-      lastInRepository.set(m.repository, this.mirrors[m.name]);
     }
 
     const summaries: pulumi.Output<[string, string, IndexSummary]>[] = [];
     for (const image of args.plan.images) {
-      let previous: pulumi.Resource | undefined;
       for (const index of image.indexes) {
         const src = promotion.apply((p) => p[index.id]);
-        const published = this.publish(index, image.repository, src, args, previous);
-        previous = published;
+        this.publish(index, image.repository, src, args);
         summaries.push(
           pulumi
             .all([this.indexes[index.id].ref, src])
@@ -118,7 +112,6 @@ export class PromotedEstate extends pulumi.ComponentResource {
     repository: string,
     src: pulumi.Output<PromotedSource>,
     args: PromotedEstateArgs,
-    previous: pulumi.Resource | undefined,
   ): IndexGuard {
     const digest = src.apply((s) => s.digest);
     // The lock records the content (this registry's copy by digest), not where it came from, so a
@@ -148,7 +141,7 @@ export class PromotedEstate extends pulumi.ComponentResource {
         parent: this,
         provider: this.provider,
         retainOnDelete: true,
-        dependsOn: [...(previous ? [previous] : []), ...(locked ? [locked.lock] : [])],
+        dependsOn: locked ? [locked.lock] : [],
       },
     );
     this.indexes[index.id] = idx;
