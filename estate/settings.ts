@@ -137,6 +137,9 @@ export interface PromoteSettings {
   registry: PromoteRegistrySettings;
 }
 
+/** `promote` as written: `{}` (the default) is off; the rules across keys check the rest. */
+export type PromoteConfig = Partial<PromoteSettings>;
+
 /** The whole stack config, as the schema accepts it (defaults filled in). */
 export interface StackConfig {
   environment: Environment;
@@ -151,16 +154,18 @@ export interface StackConfig {
   buildOnPreview: boolean;
   registryCache: boolean;
   preflight: boolean;
-  promote?: PromoteSettings;
+  promote: PromoteConfig;
   adopt: boolean;
   replaceExisting: string[];
 }
 
 /** What the program uses: the stack config with the stack's name and every derived value resolved. */
-export type EstateSettings = Omit<StackConfig, "registry" | "protectReleases"> & {
+export type EstateSettings = Omit<StackConfig, "registry" | "protectReleases" | "promote"> & {
   stack: string;
   registry: RegistrySettings;
   protectReleases: boolean;
+  /** Promote mode, when on. */
+  promote?: PromoteSettings;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -311,12 +316,13 @@ const registrySchema: JSONSchemaType<RegistryConfig> = {
   },
 };
 
-const promoteSchema: JSONSchemaType<PromoteSettings> = {
+const promoteSchema: JSONSchemaType<PromoteConfig> = {
   type: "object",
   description:
-    "Promote mode: publish the index digests a source stack built ({ fromStack | digestFile, registry }); no image is built. See docs/workflow.md.",
+    "Promote mode: publish the index digests a source stack built ({ fromStack | digestFile, registry }); no image is built. Default {}: off. See docs/workflow.md.",
   additionalProperties: false,
-  required: ["registry"],
+  required: [],
+  default: {},
   properties: {
     fromStack: {
       ...optStr("Source stack, <org>/<project>/<stack>: its `summary` output gives the digests."),
@@ -328,6 +334,7 @@ const promoteSchema: JSONSchemaType<PromoteSettings> = {
     ),
     registry: {
       type: "object",
+      nullable: true,
       description:
         "The source stack's registry; its password is the secret promoteRegistryPassword.",
       additionalProperties: false,
@@ -499,7 +506,7 @@ export const stackConfigSchema: JSONSchemaType<StackConfig> = {
       description: "Check the registry and every builder before any build.",
       default: true,
     },
-    promote: { ...promoteSchema, nullable: true },
+    promote: promoteSchema,
     adopt: {
       type: "boolean",
       description:
@@ -795,12 +802,21 @@ function registryRules(c: StackConfig, problems: Problems): string {
   return reg.address ?? "";
 }
 
-/** Promote mode's rules across keys: exactly one source, auth and TLS off dev. */
-function promoteRules(c: StackConfig, problems: Problems): void {
-  const p = c.promote;
-  if (!p) return;
+/**
+ * Promote mode's rules across keys: exactly one source, the source registry, auth and TLS off dev.
+ * Returns the settings when promote mode is on (`promote` is not `{}`).
+ */
+function promoteRules(c: StackConfig, problems: Problems): PromoteSettings | undefined {
+  const p = c.promote ?? {};
+  if (p.fromStack === undefined && p.digestFile === undefined && p.registry === undefined) {
+    return undefined;
+  }
   if ((p.fromStack === undefined) === (p.digestFile === undefined)) {
     problems.at("promote", "needs exactly one of fromStack (a stack reference) or digestFile");
+  }
+  if (!p.registry) {
+    problems.at("promote.registry", "is required: { address, username, caFile? } of the source");
+    return undefined;
   }
   if (c.environment !== "dev" && !p.registry.username) {
     problems.at(
@@ -814,6 +830,7 @@ function promoteRules(c: StackConfig, problems: Problems): void {
       `plain HTTP is refused on a ${c.environment} stack: serve the source registry with TLS`,
     );
   }
+  return { ...p, registry: p.registry };
 }
 
 /** One builder's rules across keys; returns it with its computed default (the namespace) filled. */
@@ -895,7 +912,7 @@ function uniquenessRules(c: StackConfig, builders: BuilderSettings[], problems: 
 /** Stage 3 as a whole: the validated config → the settings the program uses. */
 export function crossFieldRules(c: StackConfig, stack: string, problems: Problems): EstateSettings {
   const address = registryRules(c, problems);
-  promoteRules(c, problems);
+  const promote = promoteRules(c, problems);
   const builders = c.builders.map((b, i) => builderRules(b, i, c, problems));
   uniquenessRules(c, builders, problems);
   return {
@@ -904,6 +921,7 @@ export function crossFieldRules(c: StackConfig, stack: string, problems: Problem
     registry: { ...c.registry, address },
     builders,
     protectReleases: c.protectReleases === "auto" ? c.environment !== "dev" : c.protectReleases,
+    promote,
   };
 }
 

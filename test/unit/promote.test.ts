@@ -183,3 +183,69 @@ describe("npm run promote:export", () => {
     assert.throws(() => digestFileText("not json", "s"), /is not JSON/);
   });
 });
+
+describe("promote settings", () => {
+  const base = {
+    environment: "prod",
+    release: "v1.3",
+    registry: { address: "reg.test", username: "u" },
+    builders: [{ name: "a", platform: "linux/amd64" }],
+  };
+  const parse = async (extra: object) =>
+    (await import("../../estate/settings")).parseStackConfig({ ...base, ...extra }, "prod");
+  const problemsOf = async (extra: object): Promise<string[]> => {
+    try {
+      await parse(extra);
+      return [];
+    } catch (err) {
+      return (err as { problems: string[] }).problems;
+    }
+  };
+
+  it("is off by default ({}), with adopt false and no replaceExisting", async () => {
+    const s = await parse({});
+    assert.equal(s.promote, undefined);
+    assert.equal(s.adopt, false);
+    assert.deepEqual(s.replaceExisting, []);
+  });
+
+  it("takes fromStack or digestFile with the source registry", async () => {
+    const s = await parse({
+      promote: {
+        fromStack: "org/dayu-estate/staging",
+        registry: { address: "s:1", username: "r" },
+      },
+      adopt: true,
+      replaceExisting: ["ns/app:v1.3"],
+    });
+    assert.equal(s.promote?.fromStack, "org/dayu-estate/staging");
+    assert.equal(s.promote?.digestFile, undefined);
+    assert.equal(s.promote?.registry.address, "s:1");
+    assert.equal(s.promote?.registry.username, "r");
+    assert.equal(s.promote?.registry.insecure, false);
+    assert.equal(s.adopt, true);
+  });
+
+  it("refuses both or neither source, a missing registry, no auth or plain HTTP off dev, naming each key", async () => {
+    const where = "dayu-estate:promote";
+    const both = await problemsOf({
+      promote: { fromStack: "o/p/s", digestFile: "d.json", registry: { address: "s" } },
+    });
+    assert.deepEqual(both, [
+      `${where} in Pulumi.prod.yaml: needs exactly one of fromStack (a stack reference) or digestFile`,
+      `${where}.registry.username in Pulumi.prod.yaml: is required on a prod stack: the source registry must use authentication`,
+    ]);
+    const noRegistry = await problemsOf({ promote: { digestFile: "d.json" } });
+    assert.match(noRegistry[0], /promote\.registry in Pulumi\.prod\.yaml: is required/);
+    const http = await problemsOf({
+      promote: { digestFile: "d", registry: { address: "s", username: "r", insecure: true } },
+    });
+    assert.match(http[0], /promote\.registry\.insecure .*plain HTTP is refused/);
+    const badRef = await problemsOf({
+      promote: { fromStack: "staging", registry: { address: "s" } },
+    });
+    assert.match(badRef[0], /promote\.fromStack .*must be <org>\/<project>\/<stack>/);
+    const badList = await problemsOf({ replaceExisting: ["v1.3"] });
+    assert.match(badList[0], /replaceExisting .*must be a list of <repository>:<tag>/);
+  });
+});
