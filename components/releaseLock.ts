@@ -209,7 +209,7 @@ export class ReleaseLock extends pulumi.dynamic.Resource {
       releaseLockProvider,
       `${name}-release-lock`,
       { tag: args.tag, sources: args.sources, ...adoption, adoptedDigest: undefined },
-      { ...opts, additionalSecretOutputs: ["registry"] },
+      adoption ? { ...opts, additionalSecretOutputs: ["registry"] } : opts,
     );
   }
 }

@@ -151,6 +151,9 @@ describe("the program in promote mode (digest file)", function () {
     const repo = first.ref.slice(0, first.ref.lastIndexOf(":"));
     assert.deepEqual(lock?.inputs.sources, [`${repo}@${digests.get(first.id)}`]);
     assert.equal(lock?.inputs.wantDigest, digests.get(first.id));
+    // The first up's adoption check reads the target with the stack's credentials, kept secret.
+    assert.ok(isSecretInput(lock?.inputs.registry), "the lock's registry credentials are secret");
+    assert.equal(lock?.inputs.adopt, false);
   });
 
   it("reports the promoted digests in the summary", async () => {
