@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ModeFiles, loadModeFiles } from "./estate/backends";
 import { diskFiles } from "./estate/files";
 import { EstateInputError, Problems } from "./estate/problems";
+import { PromoteFiles, loadPromoteFiles } from "./estate/promote";
 import {
   ConfigError,
   EstateSettings,
@@ -32,6 +33,10 @@ export interface StackConfig {
   registryServer?: { htpasswd: pulumi.Output<string>; tlsKey: pulumi.Output<string> };
   /** By builder name, for docker-host and kubernetes builders: the daemon's TLS key (secret). */
   builderKeys: Record<string, pulumi.Output<string>>;
+  /** Promote mode: the source registry's password (secret; empty without a username). */
+  promotePassword?: pulumi.Output<string>;
+  /** Promote mode: the source registry's CA and the digest file. */
+  promoteFiles: PromoteFiles;
 }
 
 /** The `<project>:` keys of the stack's config, values as text, the project prefix removed. */
@@ -66,13 +71,19 @@ function readSecrets(settings: EstateSettings, problems: Problems) {
         tlsKey: required("registryTlsKey", `in ${reg.mode} mode`),
       }
     : undefined;
+  const promote = settings.promote?.registry;
+  const promotePassword = !promote
+    ? undefined
+    : promote.username
+      ? required("promoteRegistryPassword", `for promote.registry.username "${promote.username}"`)
+      : pulumi.secret("");
   const builderKeys: Record<string, pulumi.Output<string>> = {};
   settings.builders.forEach((b, i) => {
     if (runsDaemon(b.mode) && b.tls) {
       builderKeys[b.name] = required(b.tls.keySecret, `(named by builders[${i}].tls.keySecret)`);
     }
   });
-  return { registryPassword, registryServer, builderKeys };
+  return { registryPassword, registryServer, builderKeys, promotePassword };
 }
 
 /**
@@ -113,9 +124,10 @@ export function loadStackConfig(projectDir: string): StackConfig {
 
   passphraseProblem(settings, problems);
   const files = loadModeFiles(settings, projectDir, diskFiles, problems, project);
+  const promoteFiles = loadPromoteFiles(settings.promote, projectDir, diskFiles, problems);
   const secrets = readSecrets(settings, problems);
   problems.throwIfAny(ConfigError);
-  return { settings, files, ...secrets };
+  return { settings, files, promoteFiles, ...secrets };
 }
 
 /**

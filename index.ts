@@ -6,23 +6,33 @@
 import * as pulumi from "@pulumi/pulumi";
 import { asRunError, loadStackConfig } from "./config";
 import { BuildxBuilder } from "./components/buildxBuilder";
+import { secretCredentials } from "./components/credentials";
 import { ImageEstate } from "./components/imageEstate";
+import { PromotedEstate } from "./components/promotedEstate";
 import { PrivateRegistry } from "./components/privateRegistry";
 import { repositoryPlan } from "./estate/backends";
 import { diskFiles } from "./estate/files";
 import { flatPlan, planForSettings } from "./estate/planner";
 import { Problems, stackKey } from "./estate/problems";
+import { promotedMirrors, replaceExistingProblems, resolvePromotion } from "./estate/promote";
+import { ConfigError, PromoteSettings } from "./estate/settings";
 import { stageContexts } from "./estate/stage";
 import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
-const { settings, files, registryPassword, registryServer, builderKeys } = asRunError(() =>
-  loadStackConfig(projectDir),
-);
+const config = asRunError(() => loadStackConfig(projectDir));
+const { settings, files, registryPassword, registryServer, builderKeys } = config;
 // Each build's context narrowed to what it reads (estate/stage.ts), so previews are exact.
 const plan = asRunError(() =>
   stageContexts(planForSettings(settings, projectDir, diskFiles), projectDir),
 );
+const where = stackKey(pulumi.getProject(), settings.stack);
+const promote = settings.promote;
+asRunError(() => {
+  const problems = new Problems(where);
+  replaceExistingProblems(plan, settings.replaceExisting, problems);
+  problems.throwIfAny(ConfigError);
+});
 
 const flat = flatPlan(plan);
 
@@ -39,7 +49,8 @@ const registry = new PrivateRegistry("registry", {
   ecr: reg.ecr && { ...reg.ecr, ...repositoryPlan(flat) },
 });
 
-const builders = settings.builders.map((b) => {
+// Promote mode builds nothing: the builders only tell the planner which platforms exist.
+const builders = (promote ? [] : settings.builders).map((b) => {
   const tls = files.builders[b.name];
   const key = builderKeys[b.name];
   return new BuildxBuilder(b.name, {
@@ -52,19 +63,35 @@ const builders = settings.builders.map((b) => {
 // Every build's credentials pass through the pre-flight checks, so no build starts (and nothing is
 // pushed) when the registry or a builder is down or misdeclared. The checks wait for the builders'
 // buildx entries, which the docker-host and kubernetes builder modes create.
-const where = stackKey(pulumi.getProject(), settings.stack);
+const sourceRegistry =
+  promote &&
+  secretCredentials(
+    promote.registry.address,
+    promote.registry.username ?? "",
+    config.promotePassword ?? "",
+  );
 const credentials = settings.preflight
   ? pulumi
-      .all([registry.credentials, pulumi.all(builders.map((b) => b.ready))])
-      .apply(async ([c]) => {
+      .all([registry.credentials, pulumi.all(builders.map((b) => b.ready)), sourceRegistry])
+      .apply(async ([c, , source]) => {
         const checks = [
           checkRegistry({ ...c, ca: files.registryCa, insecure: reg.insecure }, where),
-          checkBuilders(
-            settings.builders.map((b, i) => ({ ...b, key: `builders[${i}]` })),
-            undefined,
-            process.env.DAYU_BUILDX ?? "buildx",
-            where,
-          ),
+          // Promote mode: the source registry instead of the builders.
+          source && promote
+            ? checkRegistry(
+                {
+                  ...source,
+                  ca: config.promoteFiles.sourceCa,
+                  insecure: promote.registry.insecure,
+                },
+                where,
+              )
+            : checkBuilders(
+                settings.builders.map((b, i) => ({ ...b, key: `builders[${i}]` })),
+                undefined,
+                process.env.DAYU_BUILDX ?? "buildx",
+                where,
+              ),
         ];
         // Both checks run to the end, and their problems are reported together.
         const failed = new Problems();
@@ -75,15 +102,52 @@ const credentials = settings.preflight
       })
   : registry.credentials;
 
-const estate = new ImageEstate("dayu", {
-  plan,
-  registry: credentials,
-  buildOnPreview: settings.buildOnPreview,
-  registryCache: settings.registryCache,
-  buildDependsOn: builders,
-  caCert: files.registryCa,
-  protectReleases: settings.protectReleases,
-});
+const adoption = { adopt: settings.adopt, replaceExisting: settings.replaceExisting };
+const estate =
+  promote && sourceRegistry
+    ? new PromotedEstate("dayu", {
+        plan,
+        ...promotionInputs(promote),
+        registry: credentials,
+        sourceRegistry,
+        caCert: files.registryCa,
+        protectReleases: settings.protectReleases,
+        adoption,
+      })
+    : new ImageEstate("dayu", {
+        plan,
+        registry: credentials,
+        buildOnPreview: settings.buildOnPreview,
+        registryCache: settings.registryCache,
+        buildDependsOn: builders,
+        caCert: files.registryCa,
+        protectReleases: settings.protectReleases,
+        adoption,
+      });
+
+/**
+ * Where promote mode copies from. A digest file is checked against the plan now, before any
+ * resource; a source stack's summary when its output arrives (one error naming every missing image
+ * or tag). Mirrors need no summary.
+ */
+function promotionInputs(p: PromoteSettings) {
+  const address = p.registry.address;
+  const key = p.fromStack ? "promote.fromStack" : "promote.digestFile";
+  const resolve = (raw: unknown) =>
+    asRunError(() => resolvePromotion(plan, raw, address, key, where)).indexes;
+  const indexSources = p.fromStack
+    ? new pulumi.StackReference("promote-source", { name: p.fromStack })
+        .requireOutput("summary")
+        .apply(resolve)
+    : resolve(config.promoteFiles.digestFile);
+  const mirrorSources = asRunError(() => {
+    const problems = new Problems(where);
+    const mirrors = promotedMirrors(plan, address, problems);
+    problems.throwIfAny(ConfigError);
+    return mirrors;
+  });
+  return { indexSources, mirrorSources };
+}
 
 export const registryAddress = registry.address;
 export const counts = {

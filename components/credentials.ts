@@ -3,6 +3,7 @@
  * its own so leaf components (images, mirrors, guards) do not import a registry component.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { RegistryClient } from "../lib/registry";
 
 /** Credentials in the shape docker-build's `registries`/`registry` inputs take. */
 export interface RegistryCredentials {
@@ -27,4 +28,17 @@ export function secretCredentials(
       .all([address, username, password, ready])
       .apply(([a, u, p]): RegistryCredentials => ({ address: a, username: u, password: p })),
   );
+}
+
+/**
+ * A registry client for the dynamic providers (IndexGuard, ReleaseLock): no username means no auth
+ * (dev), an empty CA means the system store.
+ */
+export function clientFor(registry: RegistryCredentials, caCert?: string): RegistryClient {
+  return new RegistryClient({
+    address: registry.address,
+    username: registry.username || undefined,
+    password: registry.password,
+    ca: caCert || undefined,
+  });
 }

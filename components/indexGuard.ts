@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readBackIndex } from "../lib/indexCheck";
-import { RegistryClient, splitRef } from "../lib/registry";
-import { RegistryCredentials } from "./credentials";
+import { splitRef } from "../lib/registry";
+import { RegistryCredentials, clientFor } from "./credentials";
 
 /** Inputs of the guard as the dynamic provider sees them (resolved). */
 interface GuardInputs {
@@ -9,8 +9,19 @@ interface GuardInputs {
   sources: string[];
   platforms: string[];
   atLeast: boolean;
+  /** The index digest the tag must serve ("" for any: a built index's digest is the push's). */
+  digest?: string;
   registry: RegistryCredentials;
   caCert?: string;
+}
+
+/** Inputs that, when changed, mean a different index (states written before `digest` lack it). */
+function inputsChanged(olds: GuardInputs, news: GuardInputs): boolean {
+  return (
+    JSON.stringify(olds.sources) !== JSON.stringify(news.sources) ||
+    JSON.stringify(olds.platforms) !== JSON.stringify(news.platforms) ||
+    (olds.digest ?? "") !== (news.digest ?? "")
+  );
 }
 
 /** State: the inputs plus what was published and what the registry serves now. */
@@ -25,17 +36,11 @@ interface GuardState extends GuardInputs {
   servedPlatforms: Record<string, string>;
 }
 
-function clientFor(i: GuardInputs): RegistryClient {
-  return new RegistryClient({
-    address: i.registry.address,
-    username: i.registry.username || undefined,
-    password: i.registry.password,
-    ca: i.caCert || undefined,
-  });
-}
-
 async function verify(i: GuardInputs): Promise<GuardState> {
-  const back = await readBackIndex(clientFor(i), i);
+  const back = await readBackIndex(clientFor(i.registry, i.caCert), {
+    ...i,
+    digest: i.digest || undefined,
+  });
   return {
     ...i,
     publishedDigest: back.digest,
@@ -60,15 +65,12 @@ const provider: pulumi.dynamic.ResourceProvider = {
 
   async read(id: string, props: GuardState) {
     const { repository, reference } = splitRef(props.tag);
-    const live = await clientFor(props).resolve(repository, reference);
+    const live = await clientFor(props.registry, props.caCert).resolve(repository, reference);
     return { id, props: { ...props, liveDigest: live ?? "absent" } };
   },
 
   async diff(_id: string, olds: GuardState, news: GuardInputs) {
-    const changed =
-      olds.tag !== news.tag ||
-      JSON.stringify(olds.sources) !== JSON.stringify(news.sources) ||
-      JSON.stringify(olds.platforms) !== JSON.stringify(news.platforms);
+    const changed = olds.tag !== news.tag || inputsChanged(olds, news);
     const drifted = olds.liveDigest !== olds.publishedDigest;
     return {
       changes: changed || drifted,
@@ -78,13 +80,10 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: GuardState, news: GuardInputs) {
-    const inputsChanged =
-      JSON.stringify(olds.sources) !== JSON.stringify(news.sources) ||
-      JSON.stringify(olds.platforms) !== JSON.stringify(news.platforms);
-    if (!inputsChanged && olds.liveDigest !== olds.publishedDigest) {
+    if (!inputsChanged(olds, news) && olds.liveDigest !== olds.publishedDigest) {
       // Drift: put back the exact index that was published, byte for byte.
       const { repository, reference } = splitRef(news.tag);
-      await clientFor(news).putManifest(
+      await clientFor(news.registry, news.caCert).putManifest(
         repository,
         reference,
         Buffer.from(olds.manifest, "base64"),
@@ -109,6 +108,8 @@ export interface IndexGuardArgs {
   platforms: string[];
   /** Accept extra platforms (mirrored upstream indexes). Default false. */
   atLeast?: boolean;
+  /** The index digest the tag must serve (a promoted index: its source's). Default: any. */
+  digest?: pulumi.Input<string>;
   /** Registry credentials (secret). */
   registry: pulumi.Input<RegistryCredentials>;
   /** PEM CA of the registry, when not in the system store. */
@@ -134,6 +135,7 @@ export class IndexGuard extends pulumi.dynamic.Resource {
         sources: args.sources,
         platforms: args.platforms,
         atLeast: args.atLeast ?? false,
+        digest: args.digest ?? "",
         registry: pulumi.secret(args.registry),
         caCert: args.caCert ?? "",
         publishedDigest: undefined,

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlannedImage, PlannedIndex } from "../estate/planner";
 import { ArchImage } from "./archImage";
 import { IndexGuard } from "./indexGuard";
+import { listedForReplace } from "../estate/promote";
 import { ReleaseLock } from "./releaseLock";
 import { RegistryCredentials } from "./credentials";
 
@@ -28,6 +29,58 @@ export interface EstateBuildOptions {
   caCert?: pulumi.Input<string | undefined>;
   /** Refuse to move a published release tag (a {@link ReleaseLock} before each release index). Default false. */
   protectReleases?: boolean;
+  /**
+   * With `protectReleases`: on the first up for a release tag, check what the registry already holds
+   * under it (refuse other content, or keep it with `adopt`, or move what `replaceExisting` lists).
+   * Default: no check.
+   */
+  adoption?: AdoptionOptions;
+}
+
+/** The stack's adoption settings (`adopt`, `replaceExisting`). */
+export interface AdoptionOptions {
+  /** Keep other content found under a release tag on the first up. Default false. */
+  adopt?: boolean;
+  /** Release tags (`repository:tag`, without the registry) the first up may move. Default none. */
+  replaceExisting?: readonly string[];
+}
+
+/**
+ * A release index's lock with the first up's adoption check, and the sources its Index publishes:
+ * with `adopt`, the digest the lock kept (the existing index by digest, re-pushed as the same bytes)
+ * when it kept one, else `sources`. Shared by built and promoted images.
+ */
+export function lockedRelease(
+  index: PlannedIndex,
+  sources: pulumi.Input<pulumi.Input<string>[]>,
+  opts: Pick<EstateBuildOptions, "registry" | "caCert" | "adoption">,
+  parent: pulumi.Resource,
+  digest?: pulumi.Input<string>,
+): { lock: ReleaseLock; sources: pulumi.Input<pulumi.Input<string>[]> } {
+  const a = opts.adoption;
+  const lock = new ReleaseLock(
+    index.id,
+    {
+      tag: index.ref,
+      sources,
+      adoption: a && {
+        registry: opts.registry,
+        caCert: opts.caCert,
+        adopt: a.adopt,
+        replace: listedForReplace(index.ref, a.replaceExisting ?? []),
+        digest,
+      },
+    },
+    { parent },
+  );
+  if (!a?.adopt) return { lock, sources };
+  const repository = index.ref.slice(0, index.ref.lastIndexOf(":"));
+  return {
+    lock,
+    sources: pulumi
+      .all([lock.adoptedDigest, sources])
+      .apply(([kept, own]) => (kept ? [`${repository}@${kept}`] : own)),
+  };
 }
 
 /** Arguments of {@link MultiArchImage}. */
@@ -120,13 +173,19 @@ export class MultiArchImage extends pulumi.ComponentResource {
       const arch = this.archImages[b.build];
       return { platform: b.platform, ref: arch.pinnedRef, source: arch.indexSource };
     });
-    const sources = parts.map((p) => p.source);
     const registry = pulumi.output(args.registry);
     // On protected stacks a published release tag must not move: the lock refuses before the Index.
-    const lock =
+    const locked =
       index.release && args.protectReleases
-        ? new ReleaseLock(index.id, { tag: index.ref, sources }, { parent: this })
+        ? lockedRelease(
+            index,
+            parts.map((p) => p.source),
+            args,
+            this,
+          )
         : undefined;
+    const lock = locked?.lock;
+    const sources = locked?.sources ?? parts.map((p) => p.source);
     const idx = new dockerBuild.Index(
       index.id,
       {

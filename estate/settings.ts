@@ -46,7 +46,12 @@ export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.31.0";
  * The secret keys of every stack (besides the builder keys named by `builders[i].tls.keySecret`).
  * Read only with `requireSecret`; never part of the settings.
  */
-export const SECRET_KEYS = ["registryPassword", "registryTlsKey", "registryHtpasswd"] as const;
+export const SECRET_KEYS = [
+  "registryPassword",
+  "registryTlsKey",
+  "registryHtpasswd",
+  "promoteRegistryPassword",
+] as const;
 
 // ---------------------------------------------------------------------------------------------------
 // Types: what the schema accepts once its defaults are filled in. Documentation lives in the schema.
@@ -117,6 +122,24 @@ export interface BuilderSettings {
   kubeContext?: string;
 }
 
+/** `promote.registry`: the source stack's registry, read by digest. */
+export interface PromoteRegistrySettings {
+  address: string;
+  username?: string;
+  caFile?: string;
+  insecure: boolean;
+}
+
+/** `promote`: publish the indexes a source stack built instead of building (see estate/promote.ts). */
+export interface PromoteSettings {
+  fromStack?: string;
+  digestFile?: string;
+  registry: PromoteRegistrySettings;
+}
+
+/** `promote` as written: `{}` (the default) is off; the rules across keys check the rest. */
+export type PromoteConfig = Partial<PromoteSettings>;
+
 /** The whole stack config, as the schema accepts it (defaults filled in). */
 export interface StackConfig {
   environment: Environment;
@@ -131,13 +154,18 @@ export interface StackConfig {
   buildOnPreview: boolean;
   registryCache: boolean;
   preflight: boolean;
+  promote: PromoteConfig;
+  adopt: boolean;
+  replaceExisting: string[];
 }
 
 /** What the program uses: the stack config with the stack's name and every derived value resolved. */
-export type EstateSettings = Omit<StackConfig, "registry" | "protectReleases"> & {
+export type EstateSettings = Omit<StackConfig, "registry" | "protectReleases" | "promote"> & {
   stack: string;
   registry: RegistrySettings;
   protectReleases: boolean;
+  /** Promote mode, when on. */
+  promote?: PromoteSettings;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -285,6 +313,39 @@ const registrySchema: JSONSchemaType<RegistryConfig> = {
     dockerHost: { ...dockerHostSchema, nullable: true },
     kubernetes: { ...kubernetesSchema, nullable: true },
     ecr: { ...ecrSchema, nullable: true },
+  },
+};
+
+const promoteSchema: JSONSchemaType<PromoteConfig> = {
+  type: "object",
+  description:
+    "Promote mode: publish the index digests a source stack built ({ fromStack | digestFile, registry }); no image is built. Default {}: off. See docs/workflow.md.",
+  additionalProperties: false,
+  required: [],
+  default: {},
+  properties: {
+    fromStack: {
+      ...optStr("Source stack, <org>/<project>/<stack>: its `summary` output gives the digests."),
+      pattern: "^[^/\\s]+/[^/\\s]+/[^/\\s]+$",
+      errorMessage: "must be <org>/<project>/<stack>",
+    },
+    digestFile: optStr(
+      "Air-gapped sites: a JSON file holding the source stack's summary (npm run promote:export).",
+    ),
+    registry: {
+      type: "object",
+      nullable: true,
+      description:
+        "The source stack's registry; its password is the secret promoteRegistryPassword.",
+      additionalProperties: false,
+      required: ["address"],
+      properties: {
+        address: str("host[:port] of the source registry."),
+        username: optStr("User the copy reads the source as."),
+        caFile: optStr("A CA (PEM file) to trust for the source registry."),
+        insecure: { type: "boolean", description: "Plain HTTP (dev stacks only).", default: false },
+      },
+    },
   },
 };
 
@@ -444,6 +505,24 @@ export const stackConfigSchema: JSONSchemaType<StackConfig> = {
       type: "boolean",
       description: "Check the registry and every builder before any build.",
       default: true,
+    },
+    promote: promoteSchema,
+    adopt: {
+      type: "boolean",
+      description:
+        "First up against a registry that already holds a release tag with other content: keep (record) that content instead of refusing.",
+      default: false,
+    },
+    replaceExisting: {
+      type: "array",
+      description:
+        "Release tags (<repository>:<tag>, without the registry) the first up may move although the registry already holds other content under them.",
+      items: {
+        type: "string",
+        pattern: "^[^\\s@]+:[^\\s:@/]+$",
+        errorMessage: "must be a list of <repository>:<tag>",
+      },
+      default: [],
     },
   },
 };
@@ -723,6 +802,37 @@ function registryRules(c: StackConfig, problems: Problems): string {
   return reg.address ?? "";
 }
 
+/**
+ * Promote mode's rules across keys: exactly one source, the source registry, auth and TLS off dev.
+ * Returns the settings when promote mode is on (`promote` is not `{}`).
+ */
+function promoteRules(c: StackConfig, problems: Problems): PromoteSettings | undefined {
+  const p = c.promote ?? {};
+  if (p.fromStack === undefined && p.digestFile === undefined && p.registry === undefined) {
+    return undefined;
+  }
+  if ((p.fromStack === undefined) === (p.digestFile === undefined)) {
+    problems.at("promote", "needs exactly one of fromStack (a stack reference) or digestFile");
+  }
+  if (!p.registry) {
+    problems.at("promote.registry", "is required: { address, username, caFile? } of the source");
+    return undefined;
+  }
+  if (c.environment !== "dev" && !p.registry.username) {
+    problems.at(
+      "promote.registry.username",
+      `is required on a ${c.environment} stack: the source registry must use authentication`,
+    );
+  }
+  if (c.environment !== "dev" && p.registry.insecure) {
+    problems.at(
+      "promote.registry.insecure",
+      `plain HTTP is refused on a ${c.environment} stack: serve the source registry with TLS`,
+    );
+  }
+  return { ...p, registry: p.registry };
+}
+
 /** One builder's rules across keys; returns it with its computed default (the namespace) filled. */
 function builderRules(
   b: BuilderSettings,
@@ -802,6 +912,7 @@ function uniquenessRules(c: StackConfig, builders: BuilderSettings[], problems: 
 /** Stage 3 as a whole: the validated config → the settings the program uses. */
 export function crossFieldRules(c: StackConfig, stack: string, problems: Problems): EstateSettings {
   const address = registryRules(c, problems);
+  const promote = promoteRules(c, problems);
   const builders = c.builders.map((b, i) => builderRules(b, i, c, problems));
   uniquenessRules(c, builders, problems);
   return {
@@ -810,6 +921,7 @@ export function crossFieldRules(c: StackConfig, stack: string, problems: Problem
     registry: { ...c.registry, address },
     builders,
     protectReleases: c.protectReleases === "auto" ? c.environment !== "dev" : c.protectReleases,
+    promote,
   };
 }
 

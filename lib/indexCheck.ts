@@ -13,6 +13,11 @@ export interface IndexExpectation {
   platforms: string[];
   /** Accept extra platforms (mirrors of upstream indexes). Default false. */
   atLeast?: boolean;
+  /**
+   * The index digest the tag must serve (a promoted index: the source's). The children then equal
+   * the source's by construction, and `sources` may be empty. Default: any digest.
+   */
+  digest?: string;
 }
 
 export interface IndexReadBack {
@@ -47,6 +52,9 @@ export async function readBackIndex(
   if (!isIndex(live.mediaType)) {
     throw new Error(`${want.tag} is a single-platform manifest (${live.mediaType}), not an index`);
   }
+  if (want.digest && live.digest !== want.digest) {
+    throw new Error(`${want.tag} serves ${live.digest}, but its source index is ${want.digest}`);
+  }
   const children = new Map<string, string>();
   for (const d of live.json.manifests ?? []) {
     if (isAttestation(d) || !d.platform) continue;
@@ -65,7 +73,7 @@ export async function readBackIndex(
         (extra.length && !want.atLeast ? ` (unexpected ${extra.join(", ")})` : ""),
     );
   }
-  if (!want.atLeast) {
+  if (!want.atLeast && want.sources.length > 0) {
     const expected = new Map<string, string>();
     for (const s of want.sources)
       for (const [p, d] of await sourcePlatforms(client, s)) expected.set(p, d);
