@@ -3,6 +3,7 @@
  * The decisions live in estate/ (tested without Pulumi) and the reading in config.ts; this file only
  * wires components. A user's mistake stops the program as one block, never a stack trace.
  */
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { asRunError, loadStackConfig } from "./config";
 import { BuildxBuilder } from "./components/buildxBuilder";
@@ -12,12 +13,12 @@ import { repositoryPlan } from "./estate/backends";
 import { diskFiles } from "./estate/files";
 import { flatPlan, planForSettings } from "./estate/planner";
 import { Problems, stackKey } from "./estate/problems";
+import { buildFacts } from "./lib/buildProvenance";
 import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
-const { settings, files, registryPassword, registryServer, builderKeys } = asRunError(() =>
-  loadStackConfig(projectDir),
-);
+const { settings, files, registryPassword, registryServer, builderKeys, signingKey, source } =
+  asRunError(() => loadStackConfig(projectDir));
 const plan = asRunError(() => planForSettings(settings, projectDir, diskFiles));
 
 const flat = flatPlan(plan);
@@ -71,6 +72,21 @@ const credentials = settings.preflight
       })
   : registry.credentials;
 
+// SBOM and provenance per final build, a signature per index (docs/supply-chain.md). The tools run
+// inside the dynamic providers, which inherit PATH; DAYU_COSIGN / DAYU_SYFT name other binaries.
+const supplyChain = signingKey && {
+  sbomFormat: settings.supplyChain.sbomFormat,
+  key: signingKey,
+  source,
+  facts: buildFacts(flat.builds, diskFiles, projectDir),
+  tools: {
+    cosign: process.env.DAYU_COSIGN ?? "cosign",
+    syft: process.env.DAYU_SYFT ?? "syft",
+    caFile: reg.caFile === undefined ? undefined : path.resolve(projectDir, reg.caFile),
+    insecure: reg.insecure,
+  },
+};
+
 const estate = new ImageEstate("dayu", {
   plan,
   registry: credentials,
@@ -79,9 +95,12 @@ const estate = new ImageEstate("dayu", {
   buildDependsOn: builders,
   caCert: files.registryCa,
   protectReleases: settings.protectReleases,
+  supplyChain,
 });
 
 export const registryAddress = registry.address;
+/** The stack's environment, for the policy pack (supply-chain policies apply to non-dev stacks). */
+export const environment = settings.environment;
 export const counts = {
   builds: flat.builds.length,
   indexes: flat.indexes.length,
