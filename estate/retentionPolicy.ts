@@ -45,16 +45,17 @@ export function releaseTemplates(plan: FlatPlan): string[] {
 }
 
 /**
- * The releases a registry's index tags show, by the plan's templates. A release name here is
- * letters, digits, `_` and `.` (`v1.3`, `2024.06`); one with a `-` (`v1.3-rc1`) is ambiguous with a
- * variant suffix and must be named with `--releases`.
+ * The releases a registry's index tags show, by the plan's templates. Only version-like names count
+ * (`v1.3`, `2024.06`: an optional `v`, a digit, then letters, digits, `_`, `.`), so a hand-pushed
+ * tag (`foo`, `latest`) is never mistaken for an old release and deleted. A release with a `-`
+ * (`v1.3-rc1`) is ambiguous with a variant suffix: name it with `--releases`.
  */
 export function releasesInTags(plan: FlatPlan, tags: Iterable<string>): string[] {
   const patterns = releaseTemplates(plan).map((t) => {
     const [before, after] = t
       .split("${release}")
       .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    return new RegExp(`^${before}([0-9A-Za-z_][0-9A-Za-z_.]*)${after}$`);
+    return new RegExp(`^${before}(v?\\d[0-9A-Za-z_.]*)${after}$`);
   });
   const found = new Set<string>();
   for (const tag of tags)
