@@ -10,6 +10,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { memoryFiles } from "../../estate/files";
+import { ConfigError, parseStackConfig } from "../../estate/settings";
 import { FlatPlan } from "../../estate/planner";
 import {
   planRefs,
@@ -183,6 +184,55 @@ describe("supply chain wiring: pure stages", () => {
     assert.equal(policy.pruneRemoved, true);
     assert.deepEqual(policy.neverTouch, ["keep-*"]);
     assert.ok(policy.inUse.includes("dayuhub/a:latest"));
+  });
+});
+
+describe("supply chain wiring: settings", () => {
+  const base = (env: string, extra: Record<string, unknown> = {}) => ({
+    environment: env,
+    release: "v1.3",
+    registry: { address: "r.test:5000", username: "dayu" },
+    builders: [{ name: "b", platform: "linux/amd64" }],
+    ...extra,
+  });
+
+  it("turns the supply chain on except on dev, with its documented defaults", () => {
+    const dev = parseStackConfig(base("dev"), "dev");
+    assert.deepEqual(dev.supplyChain, { enabled: false, sbomFormat: "spdx-json" });
+    assert.deepEqual(dev.retention, { keepReleases: 2, pruneRemoved: false, neverTouch: [] });
+    assert.deepEqual(dev.vulnerabilityGate, { threshold: "Critical", accept: [] });
+    assert.equal(dev.cosignPublicKey, "");
+    assert.equal(parseStackConfig(base("prod"), "prod").supplyChain.enabled, true);
+    const on = parseStackConfig(base("dev", { supplyChain: { enabled: "true" } }), "dev");
+    assert.equal(on.supplyChain.enabled, true, "pulumi config set --path gives text");
+  });
+
+  it("refuses bad values naming each key", () => {
+    assert.throws(
+      () =>
+        parseStackConfig(
+          base("dev", {
+            supplyChain: { sbomFormat: "spdx" },
+            retention: { keepReleases: 0, neverTouch: "v1.*" },
+            vulnerabilityGate: { threshold: "Severe" },
+          }),
+          "dev",
+        ),
+      (err: ConfigError) => {
+        const text = err.message;
+        assert.match(
+          text,
+          /supplyChain\.sbomFormat in Pulumi\.dev\.yaml: must be spdx-json, cyclonedx-json/,
+        );
+        assert.match(
+          text,
+          /retention\.keepReleases in Pulumi\.dev\.yaml: must be a whole number ≥ 1/,
+        );
+        assert.match(text, /retention\.neverTouch in Pulumi\.dev\.yaml: must be/);
+        assert.match(text, /vulnerabilityGate\.threshold in Pulumi\.dev\.yaml: must be Negligible/);
+        return true;
+      },
+    );
   });
 });
 
