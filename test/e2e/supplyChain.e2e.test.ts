@@ -137,7 +137,7 @@ describe("supply chain and retention, end to end (local services, distribution v
       STACK_FILE,
       `# Written by test/e2e/supplyChain.e2e.test.ts; not committed.\n${toYaml({ config })}`,
     );
-    ok(await pulumi(["stack", "init", STACK]), "stack init");
+    ok(await pulumi(["stack", "init"]), "stack init");
     const secrets: [string, string][] = [
       ["registryPassword", credentials().password],
       ["cosignPrivateKey", fs.readFileSync(path.join(keyDir, "cosign.key"), "utf8")],
