@@ -4,6 +4,7 @@
  * `getSecret` only). `index.ts` only wires what this returns. Every user mistake found here is
  * collected and thrown once, as a {@link ConfigError}.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -21,6 +22,7 @@ import {
   stackFileProblems,
   stackProblems,
 } from "./estate/settings";
+import { SigningKey } from "./lib/supplyChain";
 
 /** Everything the program reads from the stack. */
 export interface StackConfig {
@@ -37,6 +39,10 @@ export interface StackConfig {
   promotePassword?: pulumi.Output<string>;
   /** Promote mode: the source registry's CA and the digest file. */
   promoteFiles: PromoteFiles;
+  /** The cosign key pair (secret) when `supplyChain.enabled`; undefined otherwise. */
+  signingKey?: pulumi.Output<SigningKey>;
+  /** The checkout the program runs from (provenance's source), when it is a git checkout. */
+  source?: { uri: string; revision: string };
 }
 
 /** The `<project>:` keys of the stack's config, values as text, the project prefix removed. */
@@ -83,7 +89,60 @@ function readSecrets(settings: EstateSettings, problems: Problems) {
       builderKeys[b.name] = required(b.tls.keySecret, `(named by builders[${i}].tls.keySecret)`);
     }
   });
-  return { registryPassword, registryServer, builderKeys, promotePassword };
+  const signingKey = settings.supplyChain.enabled
+    ? signingKeyOf(settings, required, problems)
+    : undefined;
+  return { registryPassword, registryServer, builderKeys, promotePassword, signingKey };
+}
+
+/** The cosign key pair: the public key is plain config, the private key and its password secrets. */
+function signingKeyOf(
+  settings: EstateSettings,
+  required: (key: string, why: string) => pulumi.Output<string>,
+  problems: Problems,
+): pulumi.Output<SigningKey> {
+  const why = "while supplyChain.enabled is on (cosign generate-key-pair)";
+  if (!settings.cosignPublicKey.includes("-----BEGIN PUBLIC KEY-----")) {
+    problems.at(
+      "cosignPublicKey",
+      `must be the PEM of the cosign public key ${why}; got ${settings.cosignPublicKey ? "text without a PUBLIC KEY block" : "nothing"}`,
+    );
+  }
+  return pulumi.secret(
+    pulumi
+      .all([required("cosignPrivateKey", why), required("cosignPassword", why)])
+      .apply(([privateKey, password]) => ({
+        privateKey,
+        password,
+        publicKey: settings.cosignPublicKey,
+      })),
+  );
+}
+
+/**
+ * The source revision provenance names: `git rev-parse HEAD` of the project, read once. Undefined
+ * outside a git checkout (provenance then has no source, which it allows). The URI is the origin
+ * remote when there is one, else a URN naming the project, never a host we would have to guess.
+ */
+export function sourceRevision(projectDir: string, project: string) {
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", projectDir, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  try {
+    const revision = git("rev-parse", "HEAD");
+    let uri = `urn:dayu-estate:source:${project}`;
+    try {
+      // A remote URL may carry credentials (https://user:token@host/...): never into provenance.
+      uri = git("config", "--get", "remote.origin.url").replace(/\/\/[^/@]*@/, "//") || uri;
+    } catch {
+      // no origin remote: keep the URN
+    }
+    return { uri, revision };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -127,7 +186,8 @@ export function loadStackConfig(projectDir: string): StackConfig {
   const promoteFiles = loadPromoteFiles(settings.promote, projectDir, diskFiles, problems);
   const secrets = readSecrets(settings, problems);
   problems.throwIfAny(ConfigError);
-  return { settings, files, promoteFiles, ...secrets };
+  const source = settings.supplyChain.enabled ? sourceRevision(projectDir, project) : undefined;
+  return { settings, files, promoteFiles, ...secrets, source };
 }
 
 /**

@@ -3,6 +3,7 @@
  * The decisions live in estate/ (tested without Pulumi) and the reading in config.ts; this file only
  * wires components. A user's mistake stops the program as one block, never a stack trace.
  */
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { asRunError, loadStackConfig } from "./config";
 import { BuildxBuilder } from "./components/buildxBuilder";
@@ -16,12 +17,14 @@ import { flatPlan, planForSettings } from "./estate/planner";
 import { Problems, stackKey } from "./estate/problems";
 import { promotedMirrors, replaceExistingProblems, resolvePromotion } from "./estate/promote";
 import { ConfigError, PromoteSettings } from "./estate/settings";
+import { buildFacts } from "./lib/buildProvenance";
 import { stageContexts } from "./estate/stage";
 import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
 const config = asRunError(() => loadStackConfig(projectDir));
-const { settings, files, registryPassword, registryServer, builderKeys } = config;
+const { settings, files, registryPassword, registryServer, builderKeys, signingKey, source } =
+  config;
 // Each build's context narrowed to what it reads (estate/stage.ts), so previews are exact.
 const plan = asRunError(() =>
   stageContexts(planForSettings(settings, projectDir, diskFiles), projectDir),
@@ -102,6 +105,21 @@ const credentials = settings.preflight
       })
   : registry.credentials;
 
+// SBOM and provenance per final build, a signature per index (docs/supply-chain.md). The tools run
+// inside the dynamic providers, which inherit PATH; DAYU_COSIGN / DAYU_SYFT name other binaries.
+const supplyChain = signingKey && {
+  sbomFormat: settings.supplyChain.sbomFormat,
+  key: signingKey,
+  source,
+  facts: buildFacts(flat.builds, diskFiles, projectDir),
+  tools: {
+    cosign: process.env.DAYU_COSIGN ?? "cosign",
+    syft: process.env.DAYU_SYFT ?? "syft",
+    caFile: reg.caFile === undefined ? undefined : path.resolve(projectDir, reg.caFile),
+    insecure: reg.insecure,
+  },
+};
+
 const adoption = { adopt: settings.adopt, replaceExisting: settings.replaceExisting };
 const estate =
   promote && sourceRegistry
@@ -123,6 +141,7 @@ const estate =
         caCert: files.registryCa,
         protectReleases: settings.protectReleases,
         adoption,
+        supplyChain,
       });
 
 /**
@@ -150,6 +169,8 @@ function promotionInputs(p: PromoteSettings) {
 }
 
 export const registryAddress = registry.address;
+/** The stack's environment, for the policy pack (supply-chain policies apply to non-dev stacks). */
+export const environment = settings.environment;
 export const counts = {
   builds: flat.builds.length,
   indexes: flat.indexes.length,

@@ -104,6 +104,12 @@ export function attestationProvider(
   };
 }
 
+/**
+ * One provider for every resource: Pulumi serializes a dynamic provider per object (cached by
+ * identity), so a fresh provider per resource would serialize the same closure once per build.
+ */
+const sharedProvider = attestationProvider();
+
 /** Arguments of {@link Attestation}. */
 export interface AttestationArgs {
   /** The per-arch image by digest, `registry/repository@sha256:…` (ArchImage's pinned ref). */
@@ -131,7 +137,7 @@ export class Attestation extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: AttestationArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      attestationProvider(),
+      sharedProvider,
       name,
       {
         ref: args.ref,

@@ -117,6 +117,12 @@ export function indexSignatureProvider(
   };
 }
 
+/**
+ * One provider for every resource: Pulumi serializes a dynamic provider per object (cached by
+ * identity), so a fresh provider per resource would serialize the same closure once per build.
+ */
+const sharedProvider = indexSignatureProvider();
+
 /** Arguments of {@link IndexSignature}. */
 export interface IndexSignatureArgs {
   /** The index tag, `registry/repository:tag`. */
@@ -138,7 +144,7 @@ export class IndexSignature extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: IndexSignatureArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      indexSignatureProvider(),
+      sharedProvider,
       name,
       {
         tag: args.tag,

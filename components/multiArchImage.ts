@@ -1,7 +1,11 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { PlannedImage, PlannedIndex } from "../estate/planner";
+import { BuildFacts, SourceRevision, provenanceFor } from "../lib/buildProvenance";
+import { SbomFormat, SigningKey, SupplyChainTools } from "../lib/supplyChain";
 import { ArchImage } from "./archImage";
+import { Attestation } from "./attestation";
+import { IndexSignature } from "./indexSignature";
 import { IndexGuard } from "./indexGuard";
 import { listedForReplace } from "../estate/promote";
 import { ReleaseLock } from "./releaseLock";
@@ -13,6 +17,20 @@ export interface IndexSummary {
   ref: string;
   /** Platform → per-arch `repository@sha256:...`. */
   platforms: Record<string, string>;
+}
+
+/** SBOM, provenance and signatures (docs/supply-chain.md). */
+export interface SupplyChainOptions {
+  /** SBOM format. Default `spdx-json`. */
+  sbomFormat?: SbomFormat;
+  /** cosign and syft, and how they reach the registry (no credentials). */
+  tools: SupplyChainTools;
+  /** The cosign key pair (secret). */
+  key: pulumi.Input<SigningKey>;
+  /** Dockerfile and context digests of every final build, by build id (lib/buildProvenance.ts). */
+  facts: Readonly<Record<string, BuildFacts>>;
+  /** The checkout the program runs from. Default: provenance without a source. */
+  source?: SourceRevision;
 }
 
 /** How every image of the estate is built and published (shared by ImageEstate and MultiArchImage). */
@@ -35,6 +53,11 @@ export interface EstateBuildOptions {
    * Default: no check.
    */
   adoption?: AdoptionOptions;
+  /**
+   * Attest every final build (`<build id>-attestation`) and sign every index (`<index id>-signature`);
+   * an index then waits for its children's attestations. Default: none (plain: decides resources).
+   */
+  supplyChain?: SupplyChainOptions;
 }
 
 /** The stack's adoption settings (`adopt`, `replaceExisting`). */
@@ -117,6 +140,10 @@ export class MultiArchImage extends pulumi.ComponentResource {
   public readonly indexes: Record<string, dockerBuild.Index> = {};
   /** Read-back and drift repair of each index, by tag. */
   public readonly guards: Record<string, IndexGuard> = {};
+  /** SBOM and provenance of each final build, by build id (with a supply chain). */
+  public readonly attestations: Record<string, Attestation> = {};
+  /** Signature of each index, by tag (with a supply chain). */
+  public readonly signatures: Record<string, IndexSignature> = {};
   /** Tag → index ref and per-platform refs. */
   public readonly summary: pulumi.Output<Record<string, IndexSummary>>;
 
@@ -153,6 +180,24 @@ export class MultiArchImage extends pulumi.ComponentResource {
         { parent: this, dependsOn: args.buildDependsOn },
       );
       this.archImages[build.id] = arch;
+      const sc = args.supplyChain;
+      if (sc && build.final) {
+        const facts = sc.facts[build.id];
+        this.attestations[build.id] = new Attestation(
+          `${build.id}-attestation`,
+          {
+            ref: arch.pinnedRef,
+            provenance: pulumi
+              .all([arch.pinnedRef, baseRef])
+              .apply(([ref, base]) => provenanceFor(build, facts, ref, base, sc.source)),
+            sbomFormat: sc.sbomFormat,
+            tools: sc.tools,
+            registry: args.registry,
+            key: sc.key,
+          },
+          { parent: this, dependsOn: [arch] },
+        );
+      }
     }
 
     const summaries = indexes.map((index) => this.publish(index, args).summary);
@@ -203,7 +248,11 @@ export class MultiArchImage extends pulumi.ComponentResource {
       {
         parent: this,
         retainOnDelete: true,
-        dependsOn: lock ? [lock] : [],
+        // With a supply chain, an index never moves to children without SBOM and provenance.
+        dependsOn: [
+          ...(lock ? [lock] : []),
+          ...index.builds.flatMap((b) => this.attestations[b.build] ?? []),
+        ],
       },
     );
     this.indexes[index.tag] = idx;
@@ -219,6 +268,20 @@ export class MultiArchImage extends pulumi.ComponentResource {
       { parent: this, dependsOn: [idx] },
     );
     this.guards[index.tag] = guard;
+    const sc = args.supplyChain;
+    if (sc) {
+      this.signatures[index.tag] = new IndexSignature(
+        `${index.id}-signature`,
+        {
+          tag: index.ref,
+          digest: guard.publishedDigest,
+          tools: sc.tools,
+          registry: args.registry,
+          key: sc.key,
+        },
+        { parent: this, dependsOn: [guard] },
+      );
+    }
     const summary = pulumi
       .all([idx.ref, ...parts.map((p) => p.ref)])
       .apply(([ref, ...refs]): [string, IndexSummary] => [

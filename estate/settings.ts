@@ -51,7 +51,14 @@ export const SECRET_KEYS = [
   "registryTlsKey",
   "registryHtpasswd",
   "promoteRegistryPassword",
+  "cosignPrivateKey",
+  "cosignPassword",
 ] as const;
+
+/** SBOM formats syft writes (the same names as lib/supplyChain's `SbomFormat`). */
+export const SBOM_FORMATS = ["spdx-json", "cyclonedx-json"] as const;
+/** grype's severities, lowest first (the same as lib/vulnGate's `SEVERITIES`). */
+export const VULN_SEVERITIES = ["Negligible", "Low", "Medium", "High", "Critical"] as const;
 
 // ---------------------------------------------------------------------------------------------------
 // Types: what the schema accepts once its defaults are filled in. Documentation lives in the schema.
@@ -139,6 +146,24 @@ export interface PromoteSettings {
 
 /** `promote` as written: `{}` (the default) is off; the rules across keys check the rest. */
 export type PromoteConfig = Partial<PromoteSettings>;
+/** `supplyChain`: SBOM, provenance and signatures (docs/supply-chain.md). */
+export interface SupplyChainConfig {
+  enabled: boolean | "auto";
+  sbomFormat: (typeof SBOM_FORMATS)[number];
+}
+
+/** `retention`: what `npm run prune` keeps. */
+export interface RetentionSettings {
+  keepReleases: number;
+  pruneRemoved: boolean;
+  neverTouch: string[];
+}
+
+/** `vulnerabilityGate`: the designed gate (lib/vulnGate.ts); the scan cannot run here. */
+export interface VulnerabilityGateSettings {
+  threshold: (typeof VULN_SEVERITIES)[number];
+  accept: string[];
+}
 
 /** The whole stack config, as the schema accepts it (defaults filled in). */
 export interface StackConfig {
@@ -157,15 +182,23 @@ export interface StackConfig {
   promote: PromoteConfig;
   adopt: boolean;
   replaceExisting: string[];
+  supplyChain: SupplyChainConfig;
+  cosignPublicKey: string;
+  retention: RetentionSettings;
+  vulnerabilityGate: VulnerabilityGateSettings;
 }
 
 /** What the program uses: the stack config with the stack's name and every derived value resolved. */
-export type EstateSettings = Omit<StackConfig, "registry" | "protectReleases" | "promote"> & {
+export type EstateSettings = Omit<
+  StackConfig,
+  "registry" | "protectReleases" | "promote" | "supplyChain"
+> & {
   stack: string;
   registry: RegistrySettings;
   protectReleases: boolean;
   /** Promote mode, when on. */
   promote?: PromoteSettings;
+  supplyChain: Omit<SupplyChainConfig, "enabled"> & { enabled: boolean };
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -448,6 +481,82 @@ export function builderNamespace(b: Pick<BuilderSettings, "name" | "namespace">)
   return b.namespace ?? `buildkit-${b.name}`;
 }
 
+const supplyChainSchema: JSONSchemaType<SupplyChainConfig> = {
+  type: "object",
+  description:
+    "SBOM (syft) and SLSA v1 provenance attested on every per-arch image, every index signed (cosign, key pair): { enabled?, sbomFormat? }.",
+  additionalProperties: false,
+  required: [],
+  properties: {
+    enabled: {
+      type: ["boolean", "string"],
+      enum: [true, false, "auto"],
+      description:
+        "true, false, or auto (true except on dev stacks). Needs cosignPublicKey and the secrets cosignPrivateKey, cosignPassword.",
+      default: "auto",
+    },
+    sbomFormat: {
+      type: "string",
+      enum: SBOM_FORMATS,
+      description: "SBOM format: spdx-json or cyclonedx-json.",
+      default: "spdx-json",
+    },
+  },
+  default: {},
+};
+
+const retentionSchema: JSONSchemaType<RetentionSettings> = {
+  type: "object",
+  description:
+    "What npm run prune keeps: { keepReleases?, pruneRemoved?, neverTouch? } (docs/supply-chain.md).",
+  additionalProperties: false,
+  required: [],
+  properties: {
+    keepReleases: {
+      type: "integer",
+      description: "Releases kept, the current one included (from release and previousReleases).",
+      minimum: 1,
+      errorMessage: "must be a whole number ≥ 1 (the current release is always kept)",
+      default: 2,
+    },
+    pruneRemoved: {
+      type: "boolean",
+      description: "Also prune repositories of images no longer in the catalog.",
+      default: false,
+    },
+    neverTouch: {
+      type: "array",
+      description: "Tags never deleted: names or * globs, optionally repository: prefixed.",
+      items: { type: "string", errorMessage: "must be a list of tag names or globs" },
+      default: [],
+    },
+  },
+  default: {},
+};
+
+const vulnerabilityGateSchema: JSONSchemaType<VulnerabilityGateSettings> = {
+  type: "object",
+  description:
+    "The vulnerability gate (grype per digest before an index moves; designed, see docs/supply-chain.md): { threshold?, accept? }.",
+  additionalProperties: false,
+  required: [],
+  properties: {
+    threshold: {
+      type: "string",
+      enum: VULN_SEVERITIES,
+      description: "Lowest severity that holds an index back.",
+      default: "Critical",
+    },
+    accept: {
+      type: "array",
+      description: "Vulnerability ids accepted on purpose (say why in a comment next to them).",
+      items: { type: "string", errorMessage: "must be a list of vulnerability ids" },
+      default: [],
+    },
+  },
+  default: {},
+};
+
 /** JSON Schema of the stack config (keys without the `<project>:` prefix). */
 export const stackConfigSchema: JSONSchemaType<StackConfig> = {
   type: "object",
@@ -524,6 +633,16 @@ export const stackConfigSchema: JSONSchemaType<StackConfig> = {
       },
       default: [],
     },
+    supplyChain: supplyChainSchema,
+    cosignPublicKey: {
+      ...str(
+        "PEM of the cosign public key that verifies signatures and attestations (its private key is the secret cosignPrivateKey). Required while supplyChain is on.",
+      ),
+      // A default, so the CLI does not require the key on stacks without a supply chain.
+      default: "",
+    },
+    retention: retentionSchema,
+    vulnerabilityGate: vulnerabilityGateSchema,
   },
 };
 
@@ -915,6 +1034,8 @@ export function crossFieldRules(c: StackConfig, stack: string, problems: Problem
   const promote = promoteRules(c, problems);
   const builders = c.builders.map((b, i) => builderRules(b, i, c, problems));
   uniquenessRules(c, builders, problems);
+  const supplyChain =
+    c.supplyChain.enabled === "auto" ? c.environment !== "dev" : c.supplyChain.enabled;
   return {
     ...c,
     stack,
@@ -922,6 +1043,7 @@ export function crossFieldRules(c: StackConfig, stack: string, problems: Problem
     builders,
     protectReleases: c.protectReleases === "auto" ? c.environment !== "dev" : c.protectReleases,
     promote,
+    supplyChain: { ...c.supplyChain, enabled: supplyChain },
   };
 }
 

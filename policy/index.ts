@@ -5,5 +5,6 @@
  */
 import { PolicyPack } from "@pulumi/policy";
 import { policies } from "./policies";
+import { stackPolicies } from "./supplyChain";
 
-new PolicyPack("dayu-estate-policies", { policies });
+new PolicyPack("dayu-estate-policies", { policies: [...policies, ...stackPolicies] });

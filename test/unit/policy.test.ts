@@ -9,9 +9,11 @@
  */
 import { strict as assert } from "assert";
 import {
+  PolicyResource,
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
+  StackValidationArgs,
   unknownCheckingProxy,
 } from "@pulumi/policy";
 import * as policyProxy from "@pulumi/policy/proxy";
@@ -27,6 +29,7 @@ import {
   policies,
   registryAuthRequired,
 } from "../../policy/policies";
+import { DYNAMIC_TYPE, indexSignedAndAttested } from "../../policy/supplyChain";
 import { archOf, hasArchSegment, looksLikeRegistryRef, tagOf } from "../../policy/values";
 import { NOT_SECRET_LABEL } from "../../estate/secrets";
 
@@ -648,5 +651,131 @@ describe("policy helpers", () => {
     for (const value of ["5", "v1.3", "ubuntu:22.04", "https://pypi.org/simple", "a b/c", ""]) {
       assert.ok(!looksLikeRegistryRef(value), value);
     }
+  });
+});
+
+describe("policy index-signed-and-attested (stack policy)", () => {
+  const TAG = `${REGISTRY}/dayuhub/rtsp-server:latest`;
+  const ESTATE = "dayu:estate:ImageEstate$dayu:estate:MultiArchImage";
+
+  /** A PolicyResource as server.js's analyzeStack hands it over (props through the same proxy). */
+  function resource(type: string, name: string, props: Props, parent?: PolicyResource) {
+    const r = {
+      type,
+      name,
+      props: unknownCheckingProxy(props) as Props,
+      urn: `urn:pulumi:prod::dayu-estate::${ESTATE}$${type}::${name}`,
+      opts: {} as PolicyResource["opts"],
+      parent,
+      dependencies: [],
+      propertyDependencies: {},
+      isType: () => false,
+      asType: () => undefined,
+    };
+    return r as unknown as PolicyResource;
+  }
+
+  /** The stack of one estate image with a supply chain, as the program declares it on prod. */
+  function stack(mutate?: (s: Record<string, Props | undefined>) => void): PolicyResource[] {
+    const parts: Record<string, Props | undefined> = {
+      stack: { environment: "prod" },
+      index: indexProps(),
+      signature: { tag: TAG, digest: `sha256:${"a".repeat(64)}`, verified: true },
+      amd64: { ref: RTSP_AMD64, sbomFormat: "spdx-json", verified: ["spdx-json", "provenance"] },
+      arm64: { ref: RTSP_ARM64, sbomFormat: "spdx-json", verified: ["spdx-json", "provenance"] },
+    };
+    mutate?.(parts);
+    const image = resource("dayu:estate:MultiArchImage", "rtsp-server", {});
+    const out = [resource("pulumi:pulumi:Stack", "dayu-estate-prod", parts.stack ?? {}), image];
+    if (parts.index) out.push(resource(INDEX, "rtsp-server:latest", parts.index, image));
+    const dyn = (name: string, p: Props | undefined) => {
+      if (p) out.push(resource(DYNAMIC_TYPE, name, p, image));
+    };
+    dyn("rtsp-server:latest-signature", parts.signature);
+    dyn("rtsp-server/amd64-attestation", parts.amd64);
+    dyn("rtsp-server/arm64-attestation", parts.arm64);
+    return out;
+  }
+
+  async function stackViolations(resources: PolicyResource[]) {
+    const reported: { message: string; urn?: string }[] = [];
+    await indexSignedAndAttested.validateStack(
+      {
+        resources,
+        getConfig: <T extends object>() => ({}) as T,
+        stackTags: new Map(),
+        notApplicable: (reason?: string): never => {
+          throw new NotApplicable(reason);
+        },
+      } as StackValidationArgs,
+      (message, urn) => reported.push({ message, urn }),
+    );
+    return reported;
+  }
+
+  it("passes a signed index whose children are attested, and is mandatory", async () => {
+    assert.deepEqual(await stackViolations(stack()), []);
+    assert.equal(indexSignedAndAttested.enforcementLevel, "mandatory");
+  });
+
+  it("refuses an index without its IndexSignature, naming the index", async () => {
+    const v = await stackViolations(stack((s) => (s.signature = undefined)));
+    assert.equal(v.length, 1);
+    assert.match(v[0].message, /rtsp-server:latest must be signed: no IndexSignature/);
+    assert.match(v[0].urn ?? "", /docker-build:index:Index::rtsp-server:latest$/);
+  });
+
+  it("refuses a signature that no longer verifies", async () => {
+    const v = await stackViolations(stack((s) => (s.signature = { tag: TAG, verified: false })));
+    assert.equal(v.length, 1);
+    assert.match(v[0].message, /signature does not verify/);
+  });
+
+  it("refuses a child without Attestation, and one whose Attestation lacks a kind", async () => {
+    const v = await stackViolations(
+      stack((s) => {
+        s.amd64 = undefined;
+        s.arm64 = { ref: RTSP_ARM64, sbomFormat: "cyclonedx-json", verified: ["provenance"] };
+      }),
+    );
+    assert.deepEqual(
+      v.map((x) => x.message),
+      [
+        `Index ${TAG}: child ${RTSP_AMD64} has no Attestation (SBOM and provenance)`,
+        `Index ${TAG}: child ${RTSP_ARM64} lacks a verified cyclonedx-json attestation (run pulumi refresh, then pulumi up)`,
+      ],
+    );
+  });
+
+  it("does not apply on dev stacks", async () => {
+    const resources = stack((s) => {
+      s.stack = { environment: "dev" };
+      s.signature = s.amd64 = s.arm64 = undefined;
+    });
+    assert.deepEqual(await stackViolations(resources), []);
+  });
+
+  it("applies when the stack does not say its environment", async () => {
+    const v = await stackViolations(
+      stack((s) => {
+        s.stack = {};
+        s.signature = undefined;
+      }),
+    );
+    assert.equal(v.length, 1);
+  });
+
+  it("leaves mirrors' indexes alone and skips what a preview cannot know", async () => {
+    const mirror = resource("dayu:estate:MirroredImage", "redis", {});
+    const mirrorIndex = resource(INDEX, "redis:latest", indexProps(), mirror);
+    assert.deepEqual(await stackViolations([...stack(), mirrorIndex]), []);
+    const pending = `${REGISTRY}/dayuhub/rtsp-server:latest-amd64@sha256:${"0".repeat(64)}`;
+    const preview = stack((s) => {
+      s.index = indexProps((p) => (p.sources = [pending, RTSP_ARM64]));
+      s.amd64 = undefined;
+      s.signature = { tag: TAG, verified: UNKNOWN_VALUE };
+      s.arm64 = { ref: RTSP_ARM64, sbomFormat: "spdx-json", verified: UNKNOWN_VALUE };
+    });
+    assert.deepEqual(await stackViolations(preview), []);
   });
 });

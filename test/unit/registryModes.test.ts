@@ -645,6 +645,10 @@ describe("the program in docker-host mode (Pulumi.prod-docker-host.yaml)", funct
     registryTlsKey: KEY,
     buildkitdAmd64Key: "-----BEGIN PRIVATE KEY-----\nMIIEamd64\n-----END PRIVATE KEY-----\n",
     buildkitdArm64Key: "-----BEGIN PRIVATE KEY-----\nMIIEarm64\n-----END PRIVATE KEY-----\n",
+    // A prod stack has the supply chain on (supplyChain.enabled: auto).
+    cosignPrivateKey:
+      "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+    cosignPassword: "cosign-password-for-tests",
   };
   let program: { registryAddress: pulumi.Output<string>; summary: pulumi.Output<unknown> };
   let pki = "";
