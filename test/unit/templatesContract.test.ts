@@ -112,7 +112,7 @@ describe("Dayu's runtime contract at plan time (config templates)", () => {
     const catalog = fs.readFileSync(path.join(ROOT, "estate.yaml"), "utf8");
     // jp5 dropped with its overrides (jp4 and jp6 then build on the default base: enough here).
     const withoutJp5 = catalog.replace(
-      /(- name: car-detection\n(?:    .*\n)*?    variants: )\[jp4, jp5, jp6\]\n    variantOverrides: \*jetpackTags\n/,
+      /(- name: car-detection\n(?: {4}.*\n)*? {4}variants: )\[jp4, jp5, jp6\]\n {4}variantOverrides: \*jetpackTags\n/,
       "$1[jp4, jp6]\n",
     );
     assert.notEqual(withoutJp5, catalog, "the catalog's car-detection entry changed shape");
