@@ -370,13 +370,19 @@ export const noLatestSource: ResourceValidationPolicy = {
   }),
 };
 
+/** `host:port/repo:tag` → `host:port/repo` (a colon before the last slash is a port). */
+function withoutTag(ref: string): string {
+  const colon = ref.lastIndexOf(":");
+  return colon > ref.lastIndexOf("/") ? ref.slice(0, colon) : ref;
+}
+
 const IMAGE_TYPE = "docker-build:index:Image";
 const INDEX_TYPE = "docker-build:index:Index";
 
 /**
- * The indexes a stack publishes, each with the platforms of the Images its sources join (a source is
- * an Image's per-arch tag pinned by digest; in a preview the digest is the all-zero pending one, the
- * tag is known). An Index none of whose sources is an Image (a mirror: its sources are upstream) is
+ * The indexes a stack publishes, each with the platforms of the Images its sources join. A source is
+ * `<repository>@<digest>` of an Image (its `digest` output), or, in a preview where the build is about
+ * to run, the Image's per-arch tag with the all-zero pending digest (components/archImage.ts). An Index none of whose sources is an Image (a mirror: its sources are upstream) is
  * left out, as the plan-time check leaves mirrors out. Undefined while an Index's tag or sources or
  * an Image's tags or platforms are unknown: the contract is then checked again on the real values.
  */
@@ -393,7 +399,14 @@ export function publishedIndexesOf(
     if (platform.length !== 1 || typeof platform[0] !== "string") continue;
     const list = elements(tags);
     if (list.includes(UNKNOWN)) return undefined;
-    for (const tag of knownStrings(list)) platformOfTag.set(tag, platform[0]);
+    // Empty or unknown while the build is about to run: then the index lists the tag instead.
+    const digest = read(() => r.props.digest as string);
+    for (const tag of knownStrings(list)) {
+      platformOfTag.set(tag, platform[0]);
+      if (typeof digest === "string" && digest !== "") {
+        platformOfTag.set(`${withoutTag(tag)}@${digest}`, platform[0]);
+      }
+    }
   }
   const out: PublishedIndex[] = [];
   for (const r of resources.filter((x) => x.type === INDEX_TYPE)) {
@@ -404,7 +417,7 @@ export function publishedIndexesOf(
     if (list.includes(UNKNOWN)) return undefined;
     const tag = typeof ref === "string" ? tagOf(ref) : undefined;
     const platforms = knownStrings(list)
-      .map((source) => platformOfTag.get(source.replace(/@sha256:[0-9a-f]*$/, "")))
+      .map((s) => platformOfTag.get(s) ?? platformOfTag.get(s.replace(/@sha256:[0-9a-f]*$/, "")))
       .filter((p): p is string => p !== undefined);
     if (typeof ref !== "string" || tag === undefined || platforms.length === 0) continue;
     out.push({ ref, tag, platforms: [...new Set(platforms)].sort() });

@@ -144,22 +144,44 @@ describe("Dayu's runtime contract at plan time (config templates)", () => {
 type Resource = Pick<PolicyResource, "type" | "props" | "urn">;
 const URN = "urn:pulumi:dev::dayu-estate::dayu:estate:ImageEstate$";
 
-/** The sample estate's Images and Indexes as the components declare them (sources pending: preview). */
-function stackResources(mutate?: (r: Resource[]) => Resource[]): Resource[] {
-  const archRef = new Map(plan.builds.map((b) => [b.id, b.archRef]));
+/** A made-up digest per build (64 hex). */
+const digestOf = (id: string) =>
+  `sha256:${Buffer.from(id.padEnd(32, "."))
+    .toString("hex")
+    .slice(0, 64)
+    .replace(/[^0-9a-f]/g, "0")}`;
+
+/**
+ * The sample estate's Images and Indexes as the components declare them: in an update an Index lists
+ * `<repository>@<digest>` of each Image; in a preview of builds about to run, the Image's per-arch
+ * tag with the all-zero pending digest (and the Image has no digest yet).
+ */
+function stackResources(
+  mutate?: (r: Resource[]) => Resource[],
+  mode: "update" | "preview" = "update",
+): Resource[] {
+  const builds = new Map(plan.builds.map((b) => [b.id, b]));
   const images = plan.builds.map((b) => ({
     type: "docker-build:index:Image",
     urn: `${URN}docker-build:index:Image::${b.id}`,
-    props: { platforms: [b.platform], tags: [b.archRef], push: true } as Record<string, unknown>,
+    props: {
+      platforms: [b.platform],
+      tags: [b.archRef],
+      push: true,
+      digest: mode === "update" ? digestOf(b.id) : "",
+    } as Record<string, unknown>,
   }));
+  const source = (id: string) => {
+    const b = builds.get(id) ?? assert.fail(id);
+    return mode === "update" ? `${b.repository}@${digestOf(b.id)}` : `${b.archRef}${PENDING}`;
+  };
   const indexes = plan.indexes.map((i) => ({
     type: "docker-build:index:Index",
     urn: `${URN}docker-build:index:Index::${i.id}`,
-    props: {
-      tag: i.ref,
-      sources: i.builds.map((b) => `${archRef.get(b.build)}${PENDING}`),
-      push: true,
-    } as Record<string, unknown>,
+    props: { tag: i.ref, sources: i.builds.map((b) => source(b.build)), push: true } as Record<
+      string,
+      unknown
+    >,
   }));
   const all = [...images, ...indexes];
   return (mutate ? mutate(all) : all).map((r) => ({
@@ -205,8 +227,16 @@ describe("policy dayu-templates-contract", () => {
     plan ??= flatPlan(planForSettings(devSettings(FOLDER), ROOT, diskFiles, true));
   });
 
-  it("passes the sample estate's Indexes and Images", () => {
+  it("passes the sample estate's Indexes and Images, in an update and in a preview", () => {
     assert.deepEqual(onStack(), []);
+    assert.deepEqual(
+      templatesContractProblems(stackResources(undefined, "preview"), inputs, diskFiles),
+      [],
+    );
+    const update = publishedIndexesOf(stackResources()) ?? assert.fail("unknown");
+    const preview = publishedIndexesOf(stackResources(undefined, "preview"));
+    assert.deepEqual(update, preview);
+    assert.equal(update.length, plan.indexes.length);
   });
 
   it("reads each Index's platforms from the Images its sources join, leaving mirrors out", () => {
@@ -244,7 +274,7 @@ describe("policy dayu-templates-contract", () => {
                 ...r,
                 props: {
                   ...r.props,
-                  sources: (r.props.sources as string[]).filter((s) => !s.includes("-arm64@")),
+                  sources: (r.props.sources as string[]).slice(0, 1),
                 },
               }
             : r,
