@@ -19,9 +19,10 @@ import { readInputs } from "./plan/inputs";
 import { planMirrors } from "./plan/mirrors";
 import { checkFloating, inferredDeps, prepareImages } from "./plan/prepare";
 import { PushedRefs } from "./plan/refs";
-import { Plan, PlanError, PlanOptions } from "./plan/types";
+import { flatPlan, Plan, PlanError, PlanOptions } from "./plan/types";
 import { Problems } from "./problems";
 import { EstateSettings } from "./settings";
+import { checkTemplateFolder, publishedFromPlan } from "./templates";
 
 export * from "./plan/types";
 export { buildKey, buildNames, representativeVariant } from "./plan/identity";
@@ -50,7 +51,9 @@ export function planEstate(catalog: Catalog, opts: PlanOptions): Plan {
 
 /**
  * Reads the stack's catalog and plans it with the stack's settings: what the program and
- * `npm run plan` both do. `allowUnpinnedMirrors` only for displaying a plan.
+ * `npm run plan` both do. With `templates` set, the plan must then keep Dayu's runtime contract
+ * (`estate/templates.ts`): findings are refused as a {@link PlanError}, each under the config key and
+ * at file:line. `allowUnpinnedMirrors` only for displaying a plan.
  */
 export function planForSettings(
   settings: EstateSettings,
@@ -65,7 +68,7 @@ export function planForSettings(
     decodeUtf8(files.read(catalogPath), settings.catalog),
     settings.catalog,
   );
-  return planEstate(catalog, {
+  const plan = planEstate(catalog, {
     catalogDir: path.dirname(catalogPath),
     registry: settings.registry.address,
     release: settings.release,
@@ -77,4 +80,15 @@ export function planForSettings(
     environment: settings.environment,
     files,
   });
+  // `?? ""`: settings built by hand (tests, other programs) may leave the key out.
+  const templates = settings.templates ?? "";
+  if (templates !== "") {
+    // A key formatter, so the folder's own problem and every file:line read as the config key's.
+    const problems = new Problems((key) => `config templates: ${key}`);
+    const dir = path.resolve(projectDir, templates);
+    const published = publishedFromPlan(flatPlan(plan));
+    checkTemplateFolder(dir, templates, published, settings.release, files, problems);
+    problems.throwIfAny(PlanError);
+  }
+  return plan;
 }

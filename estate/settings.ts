@@ -170,6 +170,7 @@ export interface StackConfig {
   environment: Environment;
   release: string;
   catalog: string;
+  templates: string;
   repositoryPrefix: string;
   registry: RegistryConfig;
   builders: BuilderSettings[];
@@ -575,6 +576,13 @@ export const stackConfigSchema: JSONSchemaType<StackConfig> = {
     catalog: {
       ...str("Path of the estate catalog, relative to the project."),
       default: "estate.yaml",
+    },
+    templates: {
+      ...str(
+        "Path of a Dayu deployment template folder (template/), relative to the project: every image its YAML files name must be in the estate, with every -jpN tag and arm64 where it runs on the edge. Empty: no check.",
+      ),
+      // Empty, not absent: Pulumi.yaml's config block makes a key without a default required.
+      default: "",
     },
     repositoryPrefix: {
       ...str("Prepended to every repository path, e.g. e2e to keep a test estate apart."),

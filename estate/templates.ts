@@ -67,15 +67,65 @@ export interface PublishedImages {
   images: { name: string; tags: { tag: string; platforms: string[] }[] }[];
 }
 
-/** The tags a plan publishes, with each index's platforms. */
-export function publishedFromPlan(plan: Pick<FlatPlan, "indexes">): PublishedImages {
+/** One published index: its full reference (`<registry>/<repository>:<tag>`), tag and platforms. */
+export interface PublishedIndex {
+  ref: string;
+  tag: string;
+  platforms: string[];
+}
+
+/**
+ * Groups published indexes by the name Dayu's templates use: the last path component of the
+ * repository. Shared by the plan (below) and the policy pack (from the stack's resources).
+ */
+export function publishedFromIndexes(indexes: readonly PublishedIndex[]): PublishedImages {
   const byName = new Map<string, { tag: string; platforms: string[] }[]>();
-  for (const i of plan.indexes) {
+  for (const i of indexes) {
     const name = parseReference(i.ref).repository.split("/").pop() as string;
-    const platforms = i.builds.map((b) => b.platform);
-    byName.set(name, [...(byName.get(name) ?? []), { tag: i.tag, platforms }]);
+    byName.set(name, [...(byName.get(name) ?? []), { tag: i.tag, platforms: i.platforms }]);
   }
   return { images: [...byName].map(([name, tags]) => ({ name, tags })) };
+}
+
+/** The tags a plan publishes, with each index's platforms. */
+export function publishedFromPlan(plan: Pick<FlatPlan, "indexes">): PublishedImages {
+  return publishedFromIndexes(
+    plan.indexes.map((i) => ({
+      ref: i.ref,
+      tag: i.tag,
+      platforms: i.builds.map((b) => b.platform),
+    })),
+  );
+}
+
+/**
+ * The JetPack suffixes the estate publishes (`-jp4`, `-jp5`, …: any tag ending in `-jp<N>`). Both the
+ * plan-time check and the policy take the suffixes from what is published, so they never disagree:
+ * an edge node may ask for any JetPack the estate serves, so every JetPack kind must have each.
+ */
+export function jetpackSuffixesOf(published: PublishedImages): string[] {
+  const suffixes = published.images.flatMap((i) =>
+    i.tags.map((t) => /-jp\d+$/.exec(t.tag)?.[0]).filter((s): s is string => s !== undefined),
+  );
+  return [...new Set(suffixes)].sort();
+}
+
+/**
+ * The whole contract for one template folder: read it, check it against what is published with the
+ * estate's own JetPack suffixes. `dir` is absolute; `shownAs` is how messages name it (the config
+ * value), so findings read `<shownAs>/processor/x.yaml:3: …`.
+ */
+export function checkTemplateFolder(
+  dir: string,
+  shownAs: string,
+  published: PublishedImages,
+  defaultTag: string,
+  files: FileSource,
+  problems: Problems,
+): void {
+  const templates = readTemplates(dir, shownAs, files, problems);
+  const jetpackSuffixes = jetpackSuffixesOf(published);
+  checkTemplates(templates, published, { defaultTag, jetpackSuffixes }, problems);
 }
 
 /** What a deployment expects beyond the templates themselves. */

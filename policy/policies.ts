@@ -4,11 +4,22 @@
  * is pure: it reads the resource's inputs and reports; nothing here starts a server (that is
  * `index.ts`'s job), so tests import these constants directly.
  *
+ * `dayu-templates-contract` is the one stack policy: it needs every Index and Image at once.
+ *
  * Every policy tolerates unknown values (preview): a check whose input is not known yet is skipped,
  * the checks whose inputs are known still run (see values.ts).
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as dockerBuild from "@pulumi/docker-build";
-import { ReportViolation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import {
+  Policies,
+  PolicyResource,
+  ReportViolation,
+  ResourceValidationPolicy,
+  StackValidationPolicy,
+  validateResourceOfType,
+} from "@pulumi/policy";
 import { Unwrap } from "@pulumi/pulumi";
 import {
   PINNED_BY_DIGEST,
@@ -29,6 +40,10 @@ import {
   secretNameReason,
   secretValueReason,
 } from "../estate/secrets";
+import { diskFiles, FileSource } from "../estate/files";
+import { Problems } from "../estate/problems";
+import { stackFileConfig } from "../estate/settings";
+import { checkTemplateFolder, PublishedIndex, publishedFromIndexes } from "../estate/templates";
 
 /** The secret rule is the planner's (one module, so the pack and the plan never disagree). */
 export { NOT_SECRET_LABEL, PRIVATE_KEY_BLOCK, secretNameReason } from "../estate/secrets";
@@ -355,8 +370,156 @@ export const noLatestSource: ResourceValidationPolicy = {
   }),
 };
 
+/** `host:port/repo:tag` → `host:port/repo` (a colon before the last slash is a port). */
+function withoutTag(ref: string): string {
+  const colon = ref.lastIndexOf(":");
+  return colon > ref.lastIndexOf("/") ? ref.slice(0, colon) : ref;
+}
+
+const IMAGE_TYPE = "docker-build:index:Image";
+const INDEX_TYPE = "docker-build:index:Index";
+
+/**
+ * The indexes a stack publishes, each with the platforms of the Images its sources join. A source is
+ * `<repository>@<digest>` of an Image (its `digest` output), or, in a preview where the build is about
+ * to run, the Image's per-arch tag with the all-zero pending digest (components/archImage.ts). An Index none of whose sources is an Image (a mirror: its sources are upstream) is
+ * left out, as the plan-time check leaves mirrors out. Undefined while an Index's tag or sources or
+ * an Image's tags or platforms are unknown: the contract is then checked again on the real values.
+ */
+export function publishedIndexesOf(
+  resources: readonly Pick<PolicyResource, "type" | "props">[],
+): PublishedIndex[] | undefined {
+  const platformOfTag = new Map<string, string>();
+  for (const r of resources.filter((x) => x.type === IMAGE_TYPE)) {
+    const platforms = read(() => r.props.platforms as string[]);
+    const tags = read(() => r.props.tags as string[]);
+    if (platforms === UNKNOWN || tags === UNKNOWN) return undefined;
+    const platform = elements(platforms);
+    // Not exactly one known platform: image-single-platform reports it; it joins nothing here.
+    if (platform.length !== 1 || typeof platform[0] !== "string") continue;
+    const list = elements(tags);
+    if (list.includes(UNKNOWN)) return undefined;
+    // Empty or unknown while the build is about to run: then the index lists the tag instead.
+    const digest = read(() => r.props.digest as string);
+    for (const tag of knownStrings(list)) {
+      platformOfTag.set(tag, platform[0]);
+      if (typeof digest === "string" && digest !== "") {
+        platformOfTag.set(`${withoutTag(tag)}@${digest}`, platform[0]);
+      }
+    }
+  }
+  const out: PublishedIndex[] = [];
+  for (const r of resources.filter((x) => x.type === INDEX_TYPE)) {
+    const ref = read(() => r.props.tag as string);
+    const sources = read(() => r.props.sources as string[]);
+    if (ref === UNKNOWN || sources === UNKNOWN) return undefined;
+    const list = elements(sources);
+    if (list.includes(UNKNOWN)) return undefined;
+    const tag = typeof ref === "string" ? tagOf(ref) : undefined;
+    const platforms = knownStrings(list)
+      .map((s) => platformOfTag.get(s) ?? platformOfTag.get(s.replace(/@sha256:[0-9a-f]*$/, "")))
+      .filter((p): p is string => p !== undefined);
+    if (typeof ref !== "string" || tag === undefined || platforms.length === 0) continue;
+    out.push({ ref, tag, platforms: [...new Set(platforms)].sort() });
+  }
+  return out;
+}
+
+/**
+ * Configuration of `dayu-templates-contract` (`--policy-pack-config`). Each key defaults to the
+ * stack's own config in `Pulumi.<stack>.yaml` next to the pack, so the policy needs no config of its
+ * own on this project's stacks.
+ */
+export interface TemplatesContractConfig {
+  /** Template folder, relative to `projectDir`. Default: the stack's `templates` key. */
+  templates?: string;
+  /** Tag a template without one deploys. Default: the stack's `release` key. */
+  release?: string;
+  /** Project folder. Default: the folder above the pack. */
+  projectDir?: string;
+}
+
+/** `urn:pulumi:<stack>::<project>::…` → stack and project. */
+function stackOfUrn(urn: string): { stack: string; project: string } | undefined {
+  const m = /^urn:pulumi:([^:]+)::([^:]+)::/.exec(urn);
+  return m ? { stack: m[1], project: m[2] } : undefined;
+}
+
+/**
+ * The contract's inputs: the policy config over the stack file's `templates` and `release` keys.
+ * Undefined when no template folder is configured (the policy then does not apply).
+ */
+export function contractInputs(
+  config: TemplatesContractConfig,
+  stackFile: Record<string, unknown>,
+): { templates: string; release: string } | undefined {
+  const templates = config.templates ?? String(stackFile.templates ?? "");
+  if (templates === "") return undefined;
+  return { templates, release: config.release ?? String(stackFile.release ?? "") };
+}
+
+/**
+ * Every broken promise of Dayu's runtime contract in a stack (the same `checkTemplateFolder` the plan
+ * runs), each naming the template's file:line. Empty while the stack's values are not known.
+ */
+export function templatesContractProblems(
+  resources: readonly Pick<PolicyResource, "type" | "props">[],
+  inputs: { templates: string; release: string; projectDir: string },
+  files: FileSource,
+): readonly string[] {
+  const indexes = publishedIndexesOf(resources);
+  if (indexes === undefined) return [];
+  const problems = new Problems();
+  const dir = path.resolve(inputs.projectDir, inputs.templates);
+  const published = publishedFromIndexes(indexes);
+  checkTemplateFolder(dir, inputs.templates, published, inputs.release, files, problems);
+  return problems.list;
+}
+
+/**
+ * Every image a Dayu deployment template names is published, with every -jpN tag and arm64 where it
+ * runs on the edge (estate/templates.ts), judged from the stack's Indexes and the Images they join.
+ *
+ * Mandatory: a missing tag is a broken deployment, not a cost. Dayu's backend asks for
+ * `<image>:<tag>-jpN` on a Jetson, and a tag or arm64 half that is not there leaves every pod of that
+ * JetPack generation in ImagePullBackOff. The plan refuses the same; the policy catches a program
+ * change (a component dropping an index or a platform) that the plan cannot see.
+ */
+export const dayuTemplatesContract: StackValidationPolicy = {
+  name: "dayu-templates-contract",
+  description:
+    "Every image a Dayu deployment template folder (config templates) names is published with its tag, every -jpN tag and arm64 where it runs on the edge.",
+  enforcementLevel: "mandatory",
+  configSchema: {
+    properties: {
+      templates: { type: "string" },
+      release: { type: "string" },
+      projectDir: { type: "string" },
+    },
+  },
+  validateStack: (args, reportViolation) => {
+    const config = args.getConfig<TemplatesContractConfig>();
+    const projectDir = config.projectDir ?? path.resolve(__dirname, "..");
+    const where = args.resources.map((r) => stackOfUrn(r.urn)).find((s) => s !== undefined);
+    const stackPath = where && path.join(projectDir, `Pulumi.${where.stack}.yaml`);
+    const stackFile =
+      stackPath && fs.existsSync(stackPath)
+        ? stackFileConfig(fs.readFileSync(stackPath, "utf8"), where.project)
+        : {};
+    const inputs = contractInputs(config, stackFile);
+    if (!inputs) return args.notApplicable("no template folder configured (config templates)");
+    for (const problem of templatesContractProblems(
+      args.resources,
+      { ...inputs, projectDir },
+      diskFiles,
+    )) {
+      reportViolation(`Dayu's runtime contract: ${problem}`);
+    }
+  },
+};
+
 /** Every policy of the pack, in the order the pack lists them. */
-export const policies: ResourceValidationPolicy[] = [
+export const policies: Policies = [
   imageSinglePlatform,
   imageNamedBuilder,
   imagePushesArchTag,
@@ -366,4 +529,5 @@ export const policies: ResourceValidationPolicy[] = [
   indexSourcesByDigest,
   registryAuthRequired,
   noLatestSource,
+  dayuTemplatesContract,
 ];

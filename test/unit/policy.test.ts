@@ -159,6 +159,7 @@ describe("policy pack dayu-estate-policies", () => {
     }
     assert.deepEqual(names.sort(), [
       "base-pinned-by-digest",
+      "dayu-templates-contract",
       "image-cache-per-arch",
       "image-named-builder",
       "image-pushes-arch-tag",
