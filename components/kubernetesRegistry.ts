@@ -2,12 +2,12 @@ import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  REGISTRY_DEBUG_PORT,
   REGISTRY_PATHS,
   REGISTRY_PORT,
   dockerConfigJson,
   registryCommand,
   registryEnv,
+  registryHealthCommand,
   probeTiming,
 } from "../estate/backends";
 import { KubernetesRegistrySettings, REGISTRY_DEFAULTS } from "../estate/settings";
@@ -114,8 +114,10 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
       { ...inNs, retainOnDelete: true },
     );
 
+    // The debug server listens on loopback only (pprof and metrics are unauthenticated), so the
+    // probes run inside the container rather than as httpGet from the kubelet.
     const probe = (initialDelaySeconds: number) => ({
-      httpGet: { path: "/debug/health", port: REGISTRY_DEBUG_PORT },
+      exec: { command: registryHealthCommand() },
       ...probeTiming(initialDelaySeconds),
     });
     this.deployment = new k8s.apps.v1.Deployment(
@@ -136,11 +138,8 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
                   image: args.image,
                   // Refuses to start when a Secret file is missing (see registryCommand).
                   command: registryCommand(),
-                  env: Object.entries(registryEnv("")).map(([k, v]) => ({ name: k, value: v })),
-                  ports: [
-                    { name: "registry", containerPort: REGISTRY_PORT },
-                    { name: "debug", containerPort: REGISTRY_DEBUG_PORT },
-                  ],
+                  env: Object.entries(registryEnv()).map(([k, v]) => ({ name: k, value: v })),
+                  ports: [{ name: "registry", containerPort: REGISTRY_PORT }],
                   readinessProbe: probe(5),
                   livenessProbe: probe(30),
                   volumeMounts: [

@@ -13,9 +13,11 @@ import {
   dockerConfigJson,
   ecrLifecyclePolicy,
   ecrTagRules,
+  exposedDebugListeners,
   htpasswdProblem,
   registryCommand,
   registryEnv,
+  registryHealthCommand,
   repositoryPlan,
 } from "../../estate/backends";
 import type { FlatPlan as Plan, PlannedBuild, PlannedIndex } from "../../estate/planner";
@@ -62,7 +64,7 @@ const serverArgs = {
 
 describe("registry modes: pure decisions", () => {
   it("configures the registry for TLS, htpasswd auth and deletes", () => {
-    assert.deepEqual(registryEnv("127.0.0.1"), {
+    assert.deepEqual(registryEnv(), {
       REGISTRY_HTTP_ADDR: ":5000",
       REGISTRY_HTTP_TLS_CERTIFICATE: "/certs/tls.crt",
       REGISTRY_HTTP_TLS_KEY: "/certs/tls.key",
@@ -73,6 +75,19 @@ describe("registry modes: pure decisions", () => {
       REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: "/var/lib/registry",
       REGISTRY_HTTP_DEBUG_ADDR: "127.0.0.1:5001",
     });
+  });
+
+  it("never exposes a debug listener beyond loopback (pprof and metrics are unauthenticated)", () => {
+    assert.deepEqual(exposedDebugListeners([], registryEnv()), []);
+    assert.deepEqual(registryHealthCommand().slice(-1), ["http://127.0.0.1:5001/debug/health"]);
+    // The check itself can fail: an all-interfaces debug address is found.
+    assert.deepEqual(exposedDebugListeners([], { REGISTRY_HTTP_DEBUG_ADDR: ":5001" }), [
+      "REGISTRY_HTTP_DEBUG_ADDR=:5001",
+    ]);
+    assert.deepEqual(exposedDebugListeners(["--debugaddr", "0.0.0.0:6060"], {}), [
+      "--debugaddr 0.0.0.0:6060",
+    ]);
+    assert.deepEqual(exposedDebugListeners(["--debugaddr=127.0.0.1:6060"], {}), []);
   });
 
   it("starts the registry only when its htpasswd file and TLS pair are there", () => {
@@ -238,7 +253,7 @@ describe("registry modes under mocks", function () {
       ]);
       assert.deepEqual(
         c.envs,
-        Object.entries(registryEnv("127.0.0.1")).map(([k, v]) => `${k}=${v}`),
+        Object.entries(registryEnv()).map(([k, v]) => `${k}=${v}`),
       );
       assert.ok((c.envs as string[]).includes("REGISTRY_AUTH=htpasswd"));
       assert.ok((c.envs as string[]).includes("REGISTRY_STORAGE_DELETE_ENABLED=true"));
@@ -386,10 +401,17 @@ describe("registry modes under mocks", function () {
       assert.deepEqual(c.command, registryCommand());
       assert.deepEqual(
         c.env,
-        Object.entries(registryEnv("")).map(([name, value]) => ({ name, value })),
+        Object.entries(registryEnv()).map(([name, value]) => ({ name, value })),
+      );
+      // The debug server is on loopback: probes run inside the container, no debug port is declared.
+      assert.deepEqual(c.ports, [{ name: "registry", containerPort: 5000 }]);
+      assert.deepEqual(
+        exposedDebugListeners(c.command as string[], registryEnv()),
+        [],
+        "no debug listener beyond loopback",
       );
       const probe = {
-        httpGet: { path: "/debug/health", port: 5001 },
+        exec: { command: registryHealthCommand() },
         periodSeconds: 15,
         timeoutSeconds: 5,
         failureThreshold: 3,
@@ -692,7 +714,10 @@ describe("the program in docker-host mode (Pulumi.prod-docker-host.yaml)", funct
     const c = unsecret<{ image: string; uploads: { file: string; content: string }[] }>(
       registry.inputs,
     );
-    assert.equal(c.image, "registry:3.0.0");
+    assert.equal(
+      c.image,
+      "registry:3.0.0@sha256:6c5666b861f3505b116bb9aa9b25175e71210414bd010d92035ff64018f9457e",
+    );
     assert.deepEqual(
       c.uploads.map((u) => [u.file, u.content]),
       [
