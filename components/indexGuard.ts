@@ -25,11 +25,41 @@ interface GuardState extends GuardInputs {
   servedPlatforms: Record<string, string>;
 }
 
-function clientFor(i: GuardInputs): RegistryClient {
+/** What a dynamic provider's `configure` receives: the stack's config (secrets decrypted). */
+export interface StackConfigReader {
+  get(key: string): string | undefined;
+}
+
+/**
+ * The credentials to talk to the registry with. A `pulumi refresh` hands `read` the inputs stored in
+ * state, so after a password rotation the stored password is refused; the stack's current config
+ * (`registry` and the secret `registryPassword`, given to the provider's `configure`) wins when it
+ * names the same registry address. ECR (no `registryPassword`: a token from AWS) and a config that
+ * cannot be read keep the stored credentials.
+ */
+export function currentCredentials(
+  stored: RegistryCredentials,
+  config: StackConfigReader | undefined,
+): RegistryCredentials {
+  const password = config?.get("registryPassword");
+  if (!password) return stored;
+  let registry: { address?: unknown; username?: unknown } = {};
+  try {
+    registry = JSON.parse(config?.get("registry") ?? "{}") as typeof registry;
+  } catch {
+    return stored;
+  }
+  if (registry.address !== stored.address) return stored;
+  const username = typeof registry.username === "string" ? registry.username : stored.username;
+  return { address: stored.address, username, password };
+}
+
+function clientFor(i: GuardInputs, config?: StackConfigReader): RegistryClient {
+  const c = currentCredentials(i.registry, config);
   return new RegistryClient({
-    address: i.registry.address,
-    username: i.registry.username || undefined,
-    password: i.registry.password,
+    address: c.address,
+    username: c.username || undefined,
+    password: c.password,
     ca: i.caCert || undefined,
   });
 }
@@ -52,7 +82,14 @@ async function verify(i: GuardInputs): Promise<GuardState> {
  * serves now; when that differs from what was published (the tag was moved or deleted by hand), the
  * next `up` puts the published index back.
  */
-const provider: pulumi.dynamic.ResourceProvider = {
+const provider: pulumi.dynamic.ResourceProvider & { stackConfig?: StackConfigReader } = {
+  // The host calls configure once per provider process with the stack's current config; `read` is
+  // called as a method of this object, so it finds the config here (a captured module variable
+  // would not survive the closure serialization as shared state).
+  async configure(req: pulumi.dynamic.ConfigureRequest) {
+    this.stackConfig = req.config;
+  },
+
   async create(inputs: GuardInputs) {
     const outs = await verify(inputs);
     return { id: inputs.tag, outs };
@@ -60,7 +97,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
 
   async read(id: string, props: GuardState) {
     const { repository, reference } = splitRef(props.tag);
-    const live = await clientFor(props).resolve(repository, reference);
+    const live = await clientFor(props, this.stackConfig).resolve(repository, reference);
     return { id, props: { ...props, liveDigest: live ?? "absent" } };
   },
 
