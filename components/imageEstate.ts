@@ -28,21 +28,14 @@ export class ImageEstate extends pulumi.ComponentResource {
     super(ImageEstate.type, name, {}, opts);
     const { plan, ...buildOptions } = args;
 
-    // Mirrors into one repository (the three ultralytics Jetson bases) push one after the other.
-    const lastInRepository = new Map<string, MirroredImage>();
+    // Mirrors copy in parallel, also several into one repository (the three ultralytics Jetson
+    // bases): distribution v3 takes concurrent pushes of shared blobs (see MultiArchImage).
     for (const m of plan.mirrors) {
-      const previous = lastInRepository.get(m.repository);
       this.mirrors[m.name] = new MirroredImage(
         m.name,
-        {
-          mirror: m,
-          registry: args.registry,
-          caCert: args.caCert,
-          after: previous ? [previous] : undefined,
-        },
+        { mirror: m, registry: args.registry, caCert: args.caCert },
         { parent: this },
       );
-      lastInRepository.set(m.repository, this.mirrors[m.name]);
     }
 
     // plan.images is in dependency order: every base image exists before its dependents. Each base

@@ -12,11 +12,6 @@ export interface MirroredImageArgs {
   registry: pulumi.Input<RegistryCredentials>;
   /** PEM CA of the registry for the read-back, when it is not in the system store. */
   caCert?: pulumi.Input<string | undefined>;
-  /**
-   * Resources to finish first: other mirrors into the same repository (one push into a repository
-   * at a time; see MultiArchImage).
-   */
-  after?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -55,7 +50,7 @@ export class MirroredImage extends pulumi.ComponentResource {
               password: registry.password,
             },
           },
-          { parent: this, retainOnDelete: true, dependsOn: args.after },
+          { parent: this, retainOnDelete: true },
         ),
     );
     // The copy must hold at least the platforms the estate needs from it.

@@ -66,11 +66,10 @@ export class MultiArchImage extends pulumi.ComponentResource {
     super(MultiArchImage.type, name, {}, opts);
     const { builds, indexes } = args.image;
 
-    // One push into this image's repository at a time: distribution 2.x's filesystem storage writes
-    // a repository's blob links non-atomically, and two pushes of the same layer (the amd64 and arm64
-    // builds share their COPY layers; two tags often share one index) into one repository at once
-    // can fail with DIGEST_INVALID. Repositories of different images still build in parallel.
-    let previous: pulumi.Resource | undefined;
+    // An image's architectures build and push at the same time, each on its own builder. Concurrent
+    // pushes of shared layers into one repository are safe on distribution v3, which writes a
+    // repository's blob links atomically (2.8 rewrote them in place and failed such pushes with
+    // DIGEST_INVALID; test/stress shows both). Each build waits only for its base, through baseRef.
     for (const build of builds) {
       const baseRef =
         build.base?.kind === "step"
@@ -85,32 +84,23 @@ export class MultiArchImage extends pulumi.ComponentResource {
           buildOnPreview: args.buildOnPreview,
           registryCache: args.registryCache,
         },
-        {
-          parent: this,
-          dependsOn: [...(args.buildDependsOn ?? []), ...(previous ? [previous] : [])],
-        },
+        { parent: this, dependsOn: args.buildDependsOn },
       );
       this.archImages[build.id] = arch;
-      previous = arch;
     }
 
-    const summaries = indexes.map((index) => {
-      const published = this.publish(index, args, previous);
-      previous = published.guard;
-      return published.summary;
-    });
+    const summaries = indexes.map((index) => this.publish(index, args).summary);
     this.summary = pulumi.all(summaries).apply((entries) => Object.fromEntries(entries));
     this.registerOutputs({ summary: this.summary });
   }
 
   /**
    * One tag: its Index (after a {@link ReleaseLock} on protected stacks) and the {@link IndexGuard}
-   * that reads it back; after `previous`, so pushes into the repository stay one at a time.
+   * that reads it back. The Index waits for every build of its tag through its sources.
    */
   private publish(
     index: PlannedIndex,
     args: MultiArchImageArgs,
-    previous: pulumi.Resource | undefined,
   ): { guard: IndexGuard; summary: pulumi.Output<[string, IndexSummary]> } {
     // The plan lists only this image's builds in its indexes, and builds come before indexes.
     const parts = index.builds.map((b) => {
@@ -141,7 +131,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
       {
         parent: this,
         retainOnDelete: true,
-        dependsOn: [...(previous ? [previous] : []), ...(lock ? [lock] : [])],
+        dependsOn: lock ? [lock] : [],
       },
     );
     this.indexes[index.tag] = idx;

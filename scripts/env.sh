@@ -1,6 +1,8 @@
 # Source this file to run pulumi, buildx and the tests by hand against the local estate:
 #   source scripts/env.sh && pulumi preview
 # It points everything at this checkout's .tools and .local folders and never prints a secret.
+# It is the one definition of that environment: the end-to-end harness (test/e2e/harness.ts) sources
+# it too and changes only the stack and its state folder.
 _dayu_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$_dayu_root/.tools/bin:$PATH"
 export DOCKER_CONFIG="$_dayu_root/.local/docker"
@@ -15,5 +17,10 @@ export PULUMI_CONFIG_PASSPHRASE_FILE="$_dayu_root/.local/passphrase"
 unset PULUMI_CONFIG_PASSPHRASE
 # Node trusts the local CA for the estate's own registry reads (pre-flight, read-back).
 export NODE_EXTRA_CA_CERTS="$_dayu_root/.local/pki/ca.crt"
+export DAYU_REGISTRY_CA="$_dayu_root/.local/pki/ca.crt"
+# The registry this checkout's services listen on: the port its last `local-services.sh start` used
+# (another checkout may hold the default one).
+_dayu_port="$(sed -n 's/^DAYU_REGISTRY_PORT=\([0-9]*\)$/\1/p' "$_dayu_root/.local/run/ports.env" 2>/dev/null)"
+export DAYU_REGISTRY="registry.dayu.test:${_dayu_port:-5443}"
 export PULUMI_STACK="${PULUMI_STACK:-local}"
-unset _dayu_root
+unset _dayu_root _dayu_port

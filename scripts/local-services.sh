@@ -1,29 +1,36 @@
 #!/usr/bin/env bash
 # Local services a Pulumi stack of this repo builds against, on this machine, loopback only:
-#   - registry         TLS + htpasswd distribution registry (Debian docker-registry) on 127.0.0.1:5443
+#   - registry         TLS + htpasswd distribution v3 registry (.tools/bin/registry) on 127.0.0.1:5443
 #   - buildkitd-amd64  BuildKit daemon (OCI worker, linux/amd64 only), mTLS on tcp://127.0.0.1:9101
 #   - buildkitd-arm64  BuildKit daemon (OCI worker, linux/arm64 only, RUN steps under QEMU user
 #                      emulation through binfmt_misc), mTLS on tcp://127.0.0.1:9102
-# plus everything they need: a local CA (trusted by the system store so Go programs on the host trust
-# the registry), server and client certificates, generated registry credentials, the qemu-aarch64
-# binfmt handler, and the buildx `remote` builders dayu-amd64 / dayu-arm64 (in DOCKER_CONFIG=.local/docker,
-# so ~/.docker is never touched).
+# plus everything they need: a local CA of this checkout (name-constrained to the local names, trusted
+# by the system store under a file name unique to this checkout while the services run, so Go programs
+# on the host trust the registry), server and client certificates, generated registry credentials, the
+# qemu-aarch64 binfmt handler, and the buildx `remote` builders dayu-amd64 / dayu-arm64 (in
+# DOCKER_CONFIG=.local/docker, so ~/.docker is never touched).
 #
 # Usage: scripts/local-services.sh start|stop|status|env
 #   start   idempotent; leaves healthy services alone, (re)starts the others, waits for readiness
-#   stop    SIGTERM, bounded wait, then SIGKILL; idempotent
+#   stop    SIGTERM, bounded wait, then SIGKILL; removes this checkout's CA from the trust store
 #   status  one line per service; exit 0 only when all three are up
 #   env     `export` lines to eval: eval "$(scripts/local-services.sh env)"
 #
 # Environment overrides: DAYU_REGISTRY_PORT (5443), DAYU_BUILDKIT_AMD64_PORT (9101),
 # DAYU_BUILDKIT_ARM64_PORT (9102), DAYU_START_TIMEOUT (seconds per service, 90), DAYU_TOOLS_DIR (.tools).
-# Everything it writes lives under <repo>/.local/, except the CA copy in
-# /usr/local/share/ca-certificates/dayu-local-ca.crt (and the binfmt_misc registration).
+# The ports a `start` used are kept in .local/run/ports.env and reused by later commands (and by
+# scripts/env.sh) until other overrides are given: two checkouts on one machine run side by side on
+# different ports; `start` refuses, naming the other checkout, when its ports are taken.
+# Everything it writes lives under <repo>/.local/ (state, logs, registry storage and keys readable by
+# the owner only), except the CA copy in /usr/local/share/ca-certificates/dayu-local-ca-<checkout>.crt
+# (removed by `stop`), the /etc/hosts line and the binfmt_misc registration.
 # Needs root (system trust store, binfmt_misc, rootful BuildKit). The registry password is never printed.
 # shellcheck disable=SC2016  # single-quoted snippets for bash -c and eval are meant to expand later
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Everything this script creates is the owner's only (files 0600, directories 0700), unless chmod-ed.
+umask 077
 TOOLS_BIN="${DAYU_TOOLS_DIR:-$ROOT/.tools}/bin"
 LOCAL="$ROOT/.local"
 PKI="$LOCAL/pki"
@@ -34,8 +41,19 @@ LOGS="$LOCAL/logs"
 RUN="$LOCAL/run"
 CREDS="$LOCAL/credentials.env"
 
-REG_PORT="${DAYU_REGISTRY_PORT:-5443}"
-declare -A BK_PORT=([amd64]="${DAYU_BUILDKIT_AMD64_PORT:-9101}" [arm64]="${DAYU_BUILDKIT_ARM64_PORT:-9102}")
+PORTS_FILE="$RUN/ports.env"
+# Ports: the environment's overrides, else what the last `start` of this checkout used, else defaults.
+declare -A SAVED_PORT=()
+if [[ -f "$PORTS_FILE" ]]; then
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^DAYU_[A-Z0-9_]+_PORT$ && "$value" =~ ^[0-9]+$ ]] && SAVED_PORT[$key]="$value"
+  done <"$PORTS_FILE"
+fi
+REG_PORT="${DAYU_REGISTRY_PORT:-${SAVED_PORT[DAYU_REGISTRY_PORT]:-5443}}"
+declare -A BK_PORT=(
+  [amd64]="${DAYU_BUILDKIT_AMD64_PORT:-${SAVED_PORT[DAYU_BUILDKIT_AMD64_PORT]:-9101}}"
+  [arm64]="${DAYU_BUILDKIT_ARM64_PORT:-${SAVED_PORT[DAYU_BUILDKIT_ARM64_PORT]:-9102}}"
+)
 # The registry is reached by a name, not by 127.0.0.1: buildx's client-side resolver (used by
 # `imagetools` and so by docker-build's Index) talks plain HTTP to any loopback IP literal and to
 # "localhost". The name resolves to 127.0.0.1 through /etc/hosts; the registry listens on loopback only.
@@ -47,10 +65,20 @@ TIMEOUT="${DAYU_START_TIMEOUT:-90}"
 
 CA_CRT="$PKI/ca.crt"
 CA_KEY="$PKI/ca.key"
-SYSTEM_CA="/usr/local/share/ca-certificates/dayu-local-ca.crt"
+# One file per checkout in the system store (named after a hash of the checkout's path): a second
+# checkout's CA never replaces this one's, and `stop` removes only its own.
+CHECKOUT_ID="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+SYSTEM_CA_DIR="/usr/local/share/ca-certificates"
+SYSTEM_CA="$SYSTEM_CA_DIR/dayu-local-ca-$CHECKOUT_ID.crt"
+# Where every checkout put its CA before it was per checkout; migrated away by `start`.
+LEGACY_SYSTEM_CA="$SYSTEM_CA_DIR/dayu-local-ca.crt"
+# The only names the CA may certify: a leaked CA key cannot be used to impersonate any other host.
+CA_NAMES="DNS:$REG_HOST,DNS:localhost,IP:127.0.0.1/255.255.255.255"
 REG_CONFIG="$REG_DIR/config.yml"
 HTPASSWD="$REG_DIR/htpasswd"
-REGISTRY_BIN="/usr/bin/docker-registry"
+REGISTRY_BIN="$TOOLS_BIN/registry"
+# The version scripts/toolchain.sh builds (its stamp file records what was built).
+REGISTRY_WANTED="$(sed -n 's/^DISTRIBUTION_VERSION="\(.*\)"$/\1/p' "$ROOT/scripts/toolchain.sh")"
 BUILDKITD_BIN="$TOOLS_BIN/buildkitd"
 BUILDX_BIN="$TOOLS_BIN/buildx"
 # The daemons get a clean environment (no REGISTRY_* or OTEL_* variables of the caller leak into them:
@@ -145,7 +173,8 @@ launch() {
   rm -f "$pidfile"
   printf '\n===== %s: %s starting =====\n' "$(date '+%F %T')" "$svc" >>"$logfile"
   # bash writes its own pid (setsid may have forked) and execs into the daemon: the pid stays valid.
-  # fd 9 (the lock) is closed so the daemon does not hold it.
+  # fd 9 (the lock) is closed so the daemon does not hold it. The daemons inherit umask 077: the
+  # registry's storage and every log stay readable by the owner only.
   setsid bash -c 'echo $$ >"$0"; exec nohup "$@"' "$pidfile" \
     env -i PATH="$SAFE_PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 "$@" \
     </dev/null >>"$logfile" 2>&1 9>&- &
@@ -198,6 +227,30 @@ stop_svc() {
   log "$svc: stopped"
 }
 
+# refuse_taken_port SERVICE PORT: stop with a clear message when another process listens on PORT. The
+# other process is never stopped or untrusted: when it is another checkout's service, the message names
+# that checkout and how to run this one beside it.
+refuse_taken_port() {
+  local svc="$1" port="$2" other cmd owner
+  other="$(listener_pid "$port")"
+  [[ -n "$other" ]] || return 0
+  cmd="$(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null || true)"
+  owner="$(grep -oE '/[^ ]*/\.local/(registry/config\.yml|buildkit/[a-z0-9]+/buildkitd\.toml)' <<<"$cmd" | head -n1 | sed 's#/\.local/.*##')"
+  if [[ -n "$owner" && "$owner" != "$ROOT" ]]; then
+    die "$svc: port $port is used by the local services of another checkout, $owner (pid $other).
+  Both can run at once on different ports; start this one with, for example:
+    DAYU_REGISTRY_PORT=$((REG_PORT + 100)) DAYU_BUILDKIT_AMD64_PORT=$((BK_PORT[amd64] + 100)) DAYU_BUILDKIT_ARM64_PORT=$((BK_PORT[arm64] + 100)) $0 start
+  (the ports are remembered in $PORTS_FILE), or stop the other one: $owner/scripts/local-services.sh stop"
+  fi
+  die "$svc: port $port is taken by pid $other (${cmd:0:120}); free it or choose another port (DAYU_REGISTRY_PORT, DAYU_BUILDKIT_AMD64_PORT, DAYU_BUILDKIT_ARM64_PORT)"
+}
+
+# save_ports: the ports of this start, for later commands and scripts/env.sh.
+save_ports() {
+  printf 'DAYU_REGISTRY_PORT=%s\nDAYU_BUILDKIT_AMD64_PORT=%s\nDAYU_BUILDKIT_ARM64_PORT=%s\n' \
+    "$REG_PORT" "${BK_PORT[amd64]}" "${BK_PORT[arm64]}" | write_if_changed "$PORTS_FILE" 0600 || true
+}
+
 # /etc/hosts maps the registry's name to loopback (see REG_HOST).
 ensure_hosts() {
   if ! grep -Eq "^127\.0\.0\.1[[:space:]].*\b$REG_HOST\b" /etc/hosts; then
@@ -222,8 +275,7 @@ authorityKeyIdentifier=keyid"
   openssl x509 -req -in "$PKI/$name.csr" -CA "$CA_CRT" -CAkey "$CA_KEY" -set_serial "0x$(openssl rand -hex 16)" \
     -days 825 -sha256 -out "$PKI/$name.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
   rm -f "$PKI/$name.csr"
-  chmod 0600 "$PKI/$name.key"
-  chmod 0644 "$PKI/$name.crt"
+  chmod 0600 "$PKI/$name.key" "$PKI/$name.crt"
 }
 
 # leaf_ok NAME: certificate and key exist, chain to the current CA and are valid for 30 more days.
@@ -237,15 +289,22 @@ leaf_ok() {
 # Sets PKI_CHANGED=1 when a server certificate was (re)issued (running daemons must be restarted).
 PKI_CHANGED=0
 ensure_pki() {
-  mkdir -p "$PKI"; chmod 0755 "$PKI"   # keys are 0600; certificates readable
-  if ! [[ -s "$CA_CRT" && -s "$CA_KEY" ]] || ! openssl x509 -in "$CA_CRT" -noout -checkend 2592000 >/dev/null 2>&1; then
-    log "generating the local CA ($CA_CRT)"
-    (umask 077 && openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-      -keyout "$CA_KEY" -out "$CA_CRT" -days 3650 -sha256 -subj "/O=dayu local/CN=dayu local CA" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null)
-    chmod 0600 "$CA_KEY"; chmod 0644 "$CA_CRT"
+  mkdir -p "$PKI"; chmod 0700 "$PKI"
+  # A CA from an older run (no name constraints, or constraints for another registry name) is
+  # replaced, and with it every certificate it signed.
+  if ! [[ -s "$CA_CRT" && -s "$CA_KEY" ]] || ! openssl x509 -in "$CA_CRT" -noout -checkend 2592000 >/dev/null 2>&1 \
+    || [[ "$(ca_constraints "$CA_CRT")" != "$(expected_constraints)" ]]; then
+    [[ -s "$CA_CRT" ]] && untrust_legacy_ca
+    log "generating the local CA of this checkout ($CA_CRT, limited to $CA_NAMES)"
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+      -keyout "$CA_KEY" -out "$CA_CRT" -days 3650 -sha256 \
+      -subj "/O=dayu local/OU=checkout $CHECKOUT_ID/CN=dayu local CA $CHECKOUT_ID" \
+      -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -addext "nameConstraints=critical,permitted;${CA_NAMES//,/,permitted;}" 2>/dev/null \
+      || die "openssl could not generate the local CA"
     rm -f "$PKI"/registry.crt "$PKI"/buildkitd.crt "$PKI"/buildkit-client.crt
   fi
+  untrust_legacy_ca
   if ! leaf_ok registry || ! openssl x509 -in "$PKI/registry.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "DNS:$REG_HOST"; then
     log "issuing the registry server certificate ($REG_HOST, localhost, 127.0.0.1)"
     gen_leaf registry "$REG_HOST" serverAuth "DNS:$REG_HOST,DNS:localhost,IP:127.0.0.1"
@@ -260,12 +319,57 @@ ensure_pki() {
     log "issuing the buildx client certificate"
     gen_leaf buildkit-client buildx clientAuth
   fi
+  secure_tree "$PKI"
   if ! cmp -s "$CA_CRT" "$SYSTEM_CA" 2>/dev/null; then
-    log "trusting the local CA system-wide ($SYSTEM_CA, update-ca-certificates)"
-    mkdir -p "$(dirname "$SYSTEM_CA")"
-    cp "$CA_CRT" "$SYSTEM_CA"; chmod 0644 "$SYSTEM_CA"
-    update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed"
+    log "trusting this checkout's CA system-wide ($SYSTEM_CA, update-ca-certificates)"
+    mkdir -p "$SYSTEM_CA_DIR"
+    install -m 0644 "$CA_CRT" "$SYSTEM_CA"
+    update_trust || die "update-ca-certificates failed"
   fi
+}
+
+# ca_constraints FILE: the CA's name constraints as openssl prints them, without white space.
+ca_constraints() { openssl x509 -in "$1" -noout -ext nameConstraints 2>/dev/null | tr -d ' \n'; }
+# expected_constraints: what ca_constraints prints for a CA made from CA_NAMES.
+expected_constraints() { printf 'X509v3NameConstraints:criticalPermitted:%s' "${CA_NAMES//,/}"; }
+
+# update_trust: update-ca-certificates, one checkout at a time (they share the generated bundle).
+update_trust() {
+  flock -w 120 /run/lock/dayu-local-ca.lock update-ca-certificates >/dev/null 2>&1
+}
+
+# untrust_legacy_ca: the fixed-name file older runs wrote is removed when it holds this checkout's CA
+# (another checkout's is left for that checkout to migrate when it next starts).
+untrust_legacy_ca() {
+  if [[ -f "$LEGACY_SYSTEM_CA" && -s "$CA_CRT" ]] && cmp -s "$CA_CRT" "$LEGACY_SYSTEM_CA"; then
+    log "migrating: removing this checkout's CA from its old shared place ($LEGACY_SYSTEM_CA)"
+    rm -f "$LEGACY_SYSTEM_CA"
+    update_trust || warn "update-ca-certificates failed"
+  fi
+}
+
+# untrust_ca: `stop` removes this checkout's CA (only this one) from the system store.
+untrust_ca() {
+  untrust_legacy_ca
+  if [[ -f "$SYSTEM_CA" ]]; then
+    log "removing this checkout's CA from the system trust store ($SYSTEM_CA)"
+    rm -f "$SYSTEM_CA"
+    update_trust || warn "update-ca-certificates failed"
+  fi
+  # update-ca-certificates rebuilds the bundle but (without --fresh, which would touch every CA) leaves
+  # the removed file's links in /etc/ssl/certs dangling: remove this checkout's.
+  find /etc/ssl/certs -maxdepth 1 -type l \( -lname "$SYSTEM_CA" -o -lname "dayu-local-ca-$CHECKOUT_ID.pem" \) \
+    ! -exec test -e {} \; -delete 2>/dev/null || true
+}
+
+# secure_tree DIR...: directories 0700, files 0600 (state, logs, registry storage, keys).
+secure_tree() {
+  local d
+  for d in "$@"; do
+    [[ -e "$d" ]] || continue
+    find "$d" -type d ! -perm 0700 -exec chmod 0700 {} + 2>/dev/null || true
+    find "$d" -type f -perm /0177 -exec chmod 0600 {} + 2>/dev/null || true
+  done
 }
 
 # --- credentials -------------------------------------------------------------------------------------
@@ -342,9 +446,11 @@ ensure_binfmt() {
 write_registry_config() {
   mkdir -p "$REG_DIR/data"
   local secret_file="$REG_DIR/http.secret"
-  [[ -s "$secret_file" ]] || (umask 077 && openssl rand -hex 32 >"$secret_file")
+  [[ -s "$secret_file" ]] || openssl rand -hex 32 >"$secret_file"
+  # Distribution v3 reads the 2.8 configuration format (version 0.1) and storage layout unchanged:
+  # storage written by 2.8 is served as it is.
   write_if_changed "$REG_CONFIG" 0600 <<EOF
-# Generated by scripts/local-services.sh; edits are overwritten.
+# Generated by scripts/local-services.sh for distribution $REGISTRY_WANTED; edits are overwritten.
 version: 0.1
 log:
   level: info
@@ -356,15 +462,17 @@ storage:
     rootdirectory: $REG_DIR/data
   delete:
     enabled: true
-  # No blob descriptor cache: with distribution 2.8's in-memory cache, concurrent cross-repository
-  # mounts (a cold push of many repositories sharing layers) failed manifest PUTs with
-  # "provided digest did not match uploaded content" / "blob unknown".
+  # No blob descriptor cache (storage.cache): it only saves stat calls on a local disk, and with 2.8's
+  # in-memory cache concurrent cross-repository mounts failed manifest PUTs ("blob unknown").
 http:
   addr: $REG_LISTEN
   secret: $(cat "$secret_file")
+  # In-flight pushes finish before a stop (SIGTERM); stop_svc waits up to 20 s.
+  draintimeout: 15s
   tls:
     certificate: $PKI/registry.crt
     key: $PKI/registry.key
+    minimumtls: tls1.2
   headers:
     X-Content-Type-Options: [nosniff]
 auth:
@@ -379,28 +487,34 @@ health:
 EOF
 }
 
-# registry_code [auth]: HTTP status of GET /v2/ (anonymous, or with the credentials when $1 = auth).
-registry_code() {
-  local args=(-s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA_CRT" "https://$REG_ADDR/v2/")
-  if [[ "${1:-}" == auth ]]; then
-    # credentials through a curl config on stdin, never on a command line
-    printf 'user = "%s:%s"\n' "$REG_USER" "$REG_PASS" | curl -K - "${args[@]}" 2>/dev/null || true
-  else
-    curl "${args[@]}" 2>/dev/null || true
-  fi
+# local_check ARGS...: scripts/local-check.ts, the program's own registry client and pre-flight checks
+# (lib/registry.ts, lib/preflight.ts). Node runs with the system store (--use-openssl-ca) and without
+# NODE_EXTRA_CA_CERTS, so DAYU_CHECK_SYSTEM_TRUST=1 tests what Go programs on the host will see.
+local_check() {
+  env -u NODE_EXTRA_CA_CERTS DOCKER_CONFIG="$DOCKER_DIR" BUILDX_CONFIG="$DOCKER_DIR/buildx" DAYU_BUILDX="$BUILDX_BIN" \
+    DAYU_REGISTRY_CA="$CA_CRT" REGISTRY_USERNAME="$REG_USER" REGISTRY_PASSWORD="$REG_PASS" \
+    node --use-openssl-ca -r "$ROOT/node_modules/ts-node/register/transpile-only" "$ROOT/scripts/local-check.ts" "$@"
 }
-registry_healthy() { [[ "$(registry_code)" == 401 && "$(registry_code auth)" == 200 ]]; }
+
+# registry_healthy [SECONDS]: anonymous requests refused (401), the credentials accepted, the system
+# store trusts it; retried for SECONDS (default: one try). Prints the reason when it is not.
+registry_healthy() { DAYU_CHECK_SYSTEM_TRUST=1 local_check registry "$REG_ADDR" --wait "${1:-0}" 2>&1; }
 
 start_registry() {
   local svc=registry pid changed=0
   write_registry_config && changed=1
   ((PKI_CHANGED || CREDS_CHANGED)) && changed=1
   pid="$(svc_pid "$svc")"
+  # A registry from an older run (Debian's 2.8 binary) is replaced by the one the toolchain built.
+  if [[ -n "$pid" && "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$REGISTRY_BIN" ]]; then
+    log "$svc: running $(readlink "/proc/$pid/exe" 2>/dev/null), not $REGISTRY_BIN: restarting"
+    changed=1
+  fi
   if [[ -n "$pid" ]]; then
     if ((changed)); then
-      log "$svc: configuration, certificate or credentials changed: restarting"
+      log "$svc: configuration, certificate, credentials or binary changed: restarting"
       stop_svc "$svc"
-    elif wait_for 10 registry_healthy; then
+    elif registry_healthy 10 >/dev/null; then
       log "$svc: already running (pid $pid), healthy"
       return
     else
@@ -408,26 +522,20 @@ start_registry() {
       stop_svc "$svc"
     fi
   fi
-  [[ -x "$REGISTRY_BIN" ]] || die "$svc: $REGISTRY_BIN missing (Debian package docker-registry: scripts/toolchain.sh)"
+  [[ -x "$REGISTRY_BIN" && "$(cat "$TOOLS_BIN/.registry.version" 2>/dev/null)" == "$REGISTRY_WANTED" ]] \
+    || die "$svc: $REGISTRY_BIN (distribution $REGISTRY_WANTED) missing: run scripts/toolchain.sh"
   # Without its htpasswd file the registry would silently create one with a random user: refuse.
   [[ -s "$HTPASSWD" ]] || die "$svc: htpasswd file $HTPASSWD does not exist; refusing to start"
-  local other; other="$(listener_pid "$REG_PORT")"
-  [[ -z "$other" ]] || die "$svc: port $REG_PORT is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
+  refuse_taken_port "$svc" "$REG_PORT"
   log "$svc: starting on https://$REG_ADDR (data in $REG_DIR/data)"
   launch "$svc" "$REGISTRY_BIN" serve "$REG_CONFIG"
 }
 
 wait_registry() {
-  local svc=registry t0=$SECONDS code
+  local svc=registry t0=$SECONDS reason
   wait_listening "$svc"
-  wait_for "$TIMEOUT" test "$(registry_code)" = 401 \
-    || fail "$svc" "anonymous GET https://$REG_ADDR/v2/ did not answer 401 (got $(registry_code))"
-  code="$(registry_code auth)"
-  [[ "$code" == 200 ]] || fail "$svc" "authenticated GET https://$REG_ADDR/v2/ answered $code, not 200"
-  # The system store must trust it too (Go programs such as the docker-build provider use it).
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "https://$REG_ADDR/v2/" 2>/dev/null || true)" == 401 ]] \
-    || warn "$svc: the system trust store does not verify https://$REG_ADDR (is $SYSTEM_CA installed?)"
-  log "$svc: ready (401 anonymous, 200 authenticated) in $((SECONDS - t0))s"
+  reason="$(registry_healthy "$TIMEOUT")" || fail "$svc" "$reason"
+  log "$svc: ready in $((SECONDS - t0))s (anonymous 401, credentials 200, trusted by the system store)"
 }
 
 # --- buildkitd ---------------------------------------------------------------------------------------
@@ -509,30 +617,20 @@ ensure_builder() {
   [[ "$arch" != amd64 ]] || bx use "$name" >/dev/null
 }
 
-# builder_check ARCH: `buildx inspect --bootstrap` reports the node running, with linux/ARCH as its only
-# fixed platform, and the daemon's OCI worker was set up with exactly linux/ARCH (its default platform).
-# Prints a reason on failure; on success prints the platforms BuildKit adds on its own (see below).
+# builder_check ARCH [SECONDS]: the program's pre-flight builder check (lib/preflight.ts: `buildx inspect
+# --bootstrap` reaches the node and it serves linux/ARCH), retried for SECONDS, and the daemon's OCI
+# worker was set up with exactly linux/ARCH (its default platform, from the log of its current run).
+# Prints the reason when it fails.
 #
 # BuildKit (v0.31) answers ListWorkers with the worker's platforms plus every platform the host can run
-# (archutil.SupportedPlatforms: native amd64 and its v2-v4 micro-architecture levels, 386 when the kernel
-# runs it, arm64 through the qemu-aarch64 binfmt handler), whatever --oci-worker-platform says, and buildx
-# prints that union. Those extra entries cannot be turned off without patching BuildKit; they are harmless
-# here: the worker's own list (its default platform, used when a build names none) is exactly linux/ARCH.
+# (native amd64 and its micro-architecture levels, arm64 through the qemu-aarch64 binfmt handler),
+# whatever --oci-worker-platform says; those extra entries are harmless here, hence the log check.
 builder_check() {
-  local arch="$1" out status platforms fixed extras worker
-  out="$(timeout 30 env DOCKER_CONFIG="$DOCKER_DIR" BUILDX_CONFIG="$DOCKER_DIR/buildx" \
-    "$BUILDX_BIN" inspect --bootstrap "dayu-$arch" 2>&1)" || { echo "buildx inspect --bootstrap failed: $(tail -n3 <<<"$out")"; return 1; }
-  status="$(sed -n 's/^Status:[[:space:]]*//p' <<<"$out" | head -n1)"
-  [[ "$status" == running ]] || { echo "builder status '$status', not running"; return 1; }
-  platforms="$(sed -n 's/^Platforms:[[:space:]]*//p' <<<"$out" | head -n1 | tr -d ' ')"
-  fixed="$(tr ',' '\n' <<<"$platforms" | sed -n 's/\*$//p' | paste -sd, -)"
-  extras="$(tr ',' '\n' <<<"$platforms" | grep -v '\*$' | paste -sd, - || true)"
-  [[ "$fixed" == "linux/$arch" ]] || { echo "builder fixed platforms '$fixed' (all: $platforms), expected linux/$arch"; return 1; }
-  # The worker's platforms as the daemon set them up, from the log of its current run.
+  local arch="$1" worker
+  local_check builders "dayu-$arch=linux/$arch" --wait "${2:-0}" 2>&1 || return 1
   worker="$(awk '/===== .* starting =====/{w=""} /found worker/{w=$0} END{print w}' "$(svc_log "buildkitd-$arch")" 2>/dev/null \
     | grep -o 'platforms=\[[^]]*\]' || true)"
   [[ -z "$worker" || "$worker" == "platforms=[linux/$arch]" ]] || { echo "daemon worker $worker, expected [linux/$arch]"; return 1; }
-  echo "${extras:-none}"
 }
 
 start_buildkitd() {
@@ -555,8 +653,7 @@ start_buildkitd() {
   fi
   [[ -x "$BUILDKITD_BIN" ]] || die "$svc: $BUILDKITD_BIN missing (built by scripts/toolchain.sh)"
   command -v runc >/dev/null || PATH="$PATH:/usr/sbin" command -v runc >/dev/null || die "$svc: runc missing (Debian package runc)"
-  local other; other="$(listener_pid "${BK_PORT[$arch]}")"
-  [[ -z "$other" ]] || die "$svc: port ${BK_PORT[$arch]} is taken by pid $other ($(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | cut -c1-120))"
+  refuse_taken_port "$svc" "${BK_PORT[$arch]}"
   rm -f "$(otel_socket "$arch")"
   log "$svc: starting on tcp://127.0.0.1:${BK_PORT[$arch]} (linux/$arch, root $BK_DIR/$arch/root)"
   launch "$svc" "$BUILDKITD_BIN" \
@@ -572,13 +669,8 @@ wait_buildkitd() {
   local arch="$1" svc="buildkitd-$1" t0=$SECONDS reason=""
   [[ -n "${STARTED[$svc]:-}" ]] || return 0   # was running and healthy: left alone
   wait_listening "$svc"
-  local deadline=$((SECONDS + 30))
-  until reason="$(builder_check "$arch")"; do
-    ((SECONDS < deadline)) || fail "$svc" "buildx builder dayu-$arch: $reason"
-    sleep 1
-  done
-  log "$svc: ready in $((SECONDS - t0))s: builder dayu-$arch running, worker platform linux/$arch" \
-    "(BuildKit also advertises what the host can run: $reason)"
+  reason="$(builder_check "$arch" 30)" || fail "$svc" "buildx builder dayu-$arch: $reason"
+  log "$svc: ready in $((SECONDS - t0))s: builder dayu-$arch running, worker platform linux/$arch"
 }
 
 # --- commands ----------------------------------------------------------------------------------------
@@ -594,8 +686,14 @@ require_root() { [[ "$(id -u)" == 0 ]] || die "must run as root (system trust st
 cmd_start() {
   require_root
   local t0=$SECONDS
-  mkdir -p "$LOCAL" "$LOGS" "$RUN" "$BK_DIR" "$DOCKER_DIR"
+  mkdir -p "$LOCAL" "$LOGS" "$RUN" "$BK_DIR" "$DOCKER_DIR" "$LOCAL/state"
   lock
+  # Older runs left these group- and world-readable: the owner's only from now on (.local itself
+  # too, so what other tools write below it later is covered).
+  chmod 0700 "$LOCAL"
+  secure_tree "$LOCAL/state" "$LOGS" "$REG_DIR" "$PKI" "$RUN" "$LOCAL/credentials.env" "$LOCAL/passphrase"
+  [[ -x "$ROOT/node_modules/.bin/ts-node" ]] || die "node_modules missing: run npm ci first (the checks use lib/registry.ts)"
+
   for tool in openssl htpasswd curl jq ss setsid; do
     command -v "$tool" >/dev/null || die "$tool missing (scripts/toolchain.sh installs the Debian packages)"
   done
@@ -604,6 +702,11 @@ cmd_start() {
   ensure_pki
   ensure_creds
   ensure_binfmt
+  # Every port is checked before anything starts: a clash with another checkout leaves nothing half up.
+  for svc in "${SERVICES[@]}"; do
+    [[ -n "$(svc_pid "$svc")" ]] || refuse_taken_port "$svc" "$(svc_port "$svc")"
+  done
+  save_ports
   # Launch what is needed first, then wait for each: the daemons start in parallel.
   start_registry
   start_buildkitd amd64
@@ -622,6 +725,7 @@ cmd_stop() {
   stop_svc buildkitd-arm64
   stop_svc buildkitd-amd64
   stop_svc registry
+  untrust_ca
 }
 
 cmd_status() {
@@ -637,20 +741,15 @@ cmd_status() {
     fi
     printf '%-16s %-9s pid %-7s %s\n' "$svc" "$state" "${pid:--}" "$(svc_address "$svc")"
   done
+  if [[ -f "$SYSTEM_CA" ]]; then echo "local CA trusted system-wide as $SYSTEM_CA"
+  else echo "local CA not in the system trust store (it is added by start, removed by stop)"; fi
   return "$all"
 }
 
+# env: the one definition of the environment is scripts/env.sh; this prints the line that sources it.
 cmd_env() {
   load_creds || die "no credentials yet ($CREDS): run '$0 start' first"
-  printf 'export DOCKER_CONFIG=%q\n' "$DOCKER_DIR"
-  printf 'export DAYU_REGISTRY=%q\n' "$REG_ADDR"
-  printf 'export DAYU_REGISTRY_CA=%q\n' "$CA_CRT"
-  printf 'export REGISTRY_USERNAME=%q\n' "$REG_USER"
-  # The password is read from the credentials file when the line is evaluated, never printed.
-  printf 'export REGISTRY_PASSWORD="$(sed -n %q %q | tail -n1)"\n' 's/^REGISTRY_PASSWORD=//p' "$CREDS"
-  printf 'export DAYU_BUILDER_AMD64=%q\n' "dayu-amd64"
-  printf 'export DAYU_BUILDER_ARM64=%q\n' "dayu-arm64"
-  printf 'export PATH=%q:"$PATH"\n' "$TOOLS_BIN"
+  printf 'source %q\n' "$ROOT/scripts/env.sh"
 }
 
 usage() { sed -n '12,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }

@@ -2,13 +2,13 @@
 # Makes the stand-ins for the third-party images the catalog mirrors (redis, node, the TensorRT and
 # ultralytics Jetson bases), since nothing can be pulled here: busybox from Debian, one image per
 # platform the mirror declares, built on that platform's local builder and joined into an index at
-# registry.dayu.test:5443/upstream/<mirror>:stand-in. Prints `<mirror> <ref@digest>` lines for mirrorSources.
+# <registry>/upstream/<mirror>:stand-in. Prints `<mirror> <ref@digest>` lines for mirrorSources.
 # An existing stand-in is reused, so its digest (and so every pin downstream) stays stable.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"
-REGISTRY="${DAYU_REGISTRY:-registry.dayu.test:5443}"
+REGISTRY="$DAYU_REGISTRY"   # from scripts/env.sh: the port this checkout's registry uses
 log() { printf '[standins] %s\n' "$*" >&2; }
 # The digest of what a tag points at: sha256 of the raw manifest bytes, or nothing when absent.
 digest_of() {
@@ -17,12 +17,11 @@ digest_of() {
   printf 'sha256:%s' "$(printf '%s' "$raw" | sha256sum | cut -d' ' -f1)"
 }
 
-# mirror name, platforms (comma separated) from the catalog.
-mapfile -t MIRRORS < <(node -e '
-  const y = require("yaml"); const fs = require("fs");
-  const c = y.parse(fs.readFileSync(process.argv[1], "utf8"));
-  for (const m of c.mirrors ?? []) console.log(`${m.name} ${m.platforms.join(",")} ${m.source}`);
-' "$ROOT/estate.yaml")
+# mirror name, platforms (comma separated) and source, read by the catalog's own loader (validated:
+# a bad catalog is refused here with the same messages the program gives).
+mapfile -t MIRRORS < <(node -r "$ROOT/node_modules/ts-node/register/transpile-only" \
+  "$ROOT/scripts/local-check.ts" mirrors "$ROOT/estate.yaml" || echo "!failed")
+[[ "${MIRRORS[-1]:-}" != "!failed" ]] || { log "ERROR: could not read the mirrors of $ROOT/estate.yaml"; exit 1; }
 
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 for arch in amd64 arm64; do

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the local estate and the end-to-end test need, idempotently:
-#   - Debian packages (registry, runc, QEMU user emulation, openssl, htpasswd, busybox for both arches);
+#   - Debian packages (runc, QEMU user emulation, openssl, htpasswd, busybox for both arches);
 #   - Go-built tools into .tools/bin: the Pulumi CLI, its Node.js language host, the docker-build
-#     provider plugin, BuildKit's buildkitd and buildx.
+#     provider plugin, BuildKit's buildkitd and buildx, the distribution v3 registry, actionlint.
 # A tool already present at the wanted version is not rebuilt (its version is recorded in a stamp file
 # next to it). A cold run compiles several large Go programs on 2 cores: expect 15-30 minutes.
 #
@@ -26,8 +26,15 @@ DOCKER_BUILD_VERSION="v0.0.22"
 # BuildKit and buildx at the versions the docker-build provider is built against.
 BUILDKIT_VERSION="v0.31.0"
 BUILDX_VERSION="v0.35.0"
+# The local registry: distribution v3 from its Go module. Debian's docker-registry (2.8) truncated a
+# file before rewriting it in place (PutContent), so a blob link read while another push of the same
+# layer rewrote it looked absent and manifest PUTs failed with "blob unknown"; v3 writes a temporary
+# file and renames it (README "The local estate").
+DISTRIBUTION_VERSION="v3.1.2"
+# The GitHub Actions workflow linter the CI lint step runs.
+ACTIONLINT_VERSION="v1.7.12"
 
-APT_PACKAGES=(docker-registry runc qemu-user-static binfmt-support openssl apache2-utils ca-certificates jq curl)
+APT_PACKAGES=(runc qemu-user-static binfmt-support openssl apache2-utils ca-certificates jq curl)
 
 log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -196,12 +203,34 @@ build_buildx() {
   stamp buildx "$BUILDX_VERSION"
 }
 
+build_registry() {
+  if have registry "$DISTRIBUTION_VERSION"; then log "registry (distribution) $DISTRIBUTION_VERSION present"; return; fi
+  log "building the distribution registry $DISTRIBUTION_VERSION (cold: ~4 minutes)"
+  local dir
+  dir="$(wrapper registry github.com/distribution/distribution/v3 "$DISTRIBUTION_VERSION")"
+  build_in "$dir" "$BIN/registry" github.com/distribution/distribution/v3/cmd/registry \
+    "-X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION"
+  stamp registry "$DISTRIBUTION_VERSION"
+}
+
+build_actionlint() {
+  if have actionlint "$ACTIONLINT_VERSION"; then log "actionlint $ACTIONLINT_VERSION present"; return; fi
+  log "building actionlint $ACTIONLINT_VERSION (cold: ~1 minute)"
+  local dir
+  dir="$(wrapper actionlint github.com/rhysd/actionlint "$ACTIONLINT_VERSION")"
+  build_in "$dir" "$BIN/actionlint" github.com/rhysd/actionlint/cmd/actionlint \
+    "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+  stamp actionlint "$ACTIONLINT_VERSION"
+}
+
 main() {
   command -v go >/dev/null || die "Go is required to build the toolchain (go not on PATH)"
   [[ "${1:-}" == "--no-apt" ]] || { install_apt; install_busybox; }
   build_docker_build
   build_buildx
   build_buildkitd
+  build_registry
+  build_actionlint
   build_langhost
   build_pulumi
   install_dynamic_launcher

@@ -15,22 +15,33 @@ export const STACK = "e2e";
 export const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
 export const TOOLS = path.join(ROOT, ".tools/bin");
 
+let sourced: NodeJS.ProcessEnv | undefined;
+
+/**
+ * The environment of every command the test runs: scripts/env.sh (the one definition of the local
+ * estate's environment, sourced once) with the e2e stack and its own state folder instead of `local`.
+ */
 export function env(): NodeJS.ProcessEnv {
+  if (!sourced) {
+    const out = spawnSync("bash", ["-c", "source scripts/env.sh >/dev/null && env -0"], {
+      cwd: ROOT,
+      env: process.env,
+      maxBuffer: 16 << 20,
+    });
+    if (out.status !== 0)
+      throw new Error(`source scripts/env.sh failed: ${out.stderr.toString().trim()}`);
+    sourced = Object.fromEntries(
+      out.stdout
+        .toString()
+        .split("\0")
+        .filter((kv) => kv.includes("="))
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+  }
   return {
-    ...process.env,
-    PATH: `${TOOLS}:${process.env.PATH}`,
-    DOCKER_CONFIG: path.join(ROOT, ".local/docker"),
-    BUILDX_CONFIG: path.join(ROOT, ".local/docker/buildx"),
-    DOCKER_BUILDKIT: "1",
-    DAYU_BUILDX: path.join(TOOLS, "buildx"),
+    ...sourced,
     PULUMI_BACKEND_URL: `file://${path.join(WORK, "state")}`,
-    PULUMI_SKIP_UPDATE_CHECK: "1",
-    // Type-checked by the unit stage; each pulumi run only transpiles.
-    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-    PULUMI_CONFIG_PASSPHRASE_FILE: path.join(ROOT, ".local/passphrase"),
-    PULUMI_CONFIG_PASSPHRASE: undefined,
     PULUMI_STACK: STACK,
-    NODE_EXTRA_CA_CERTS: path.join(ROOT, ".local/pki/ca.crt"),
   };
 }
 
