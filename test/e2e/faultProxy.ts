@@ -21,6 +21,11 @@ export interface FaultPlan {
   count?: number;
   /** Only requests whose `METHOD path` matches can fail. Default: every request. */
   match?: RegExp;
+  /**
+   * Only requests whose User-Agent matches can fail (`/^$/`: the program's own client, which sends
+   * none; BuildKit and buildx send theirs). Default: any.
+   */
+  userAgent?: RegExp;
 }
 
 /** Where the proxy forwards to. */
@@ -70,6 +75,7 @@ export class FaultProxy {
     const p = this.plan;
     if (p.mode === "none") return false;
     if (p.match && !p.match.test(`${req.method ?? ""} ${req.url ?? ""}`)) return false;
+    if (p.userAgent && !p.userAgent.test(req.headers["user-agent"] ?? "")) return false;
     if (p.count !== undefined && this.injected >= p.count) return false;
     this.candidates++;
     return this.candidates % (p.every ?? 1) === 0;

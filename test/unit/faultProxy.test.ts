@@ -100,5 +100,11 @@ describe("fault-injecting proxy", () => {
       /HTTP 500/,
     );
     assert.equal(proxy.injected, 1);
+    // The program's own client sends no User-Agent; a plan for it leaves BuildKit's requests alone.
+    proxy.set({ mode: "status", status: 503, userAgent: /^buildkit/ });
+    assert.equal(await client(0).resolve("ns/app", "v1"), digest);
+    proxy.set({ mode: "status", status: 503, userAgent: /^$/ });
+    await assert.rejects(client(0).resolve("ns/app", "v1"), /HTTP 503/);
+    proxy.set({ mode: "none" });
   });
 });
