@@ -30,6 +30,8 @@ export interface StackConfig {
   registryPassword: pulumi.Output<string>;
   /** docker-host / kubernetes registry: its htpasswd file and TLS key (secrets). */
   registryServer?: { htpasswd: pulumi.Output<string>; tlsKey: pulumi.Output<string> };
+  /** kubernetes registry with `pullUsername`: the read-only pull identity (secrets). */
+  registryPull?: { pullPassword: pulumi.Output<string>; pullHtpasswd: pulumi.Output<string> };
   /** By builder name, for docker-host and kubernetes builders: the daemon's TLS key (secret). */
   builderKeys: Record<string, pulumi.Output<string>>;
 }
@@ -66,13 +68,26 @@ function readSecrets(settings: EstateSettings, problems: Problems) {
         tlsKey: required("registryTlsKey", `in ${reg.mode} mode`),
       }
     : undefined;
+  const pullUser = reg.mode === "kubernetes" ? reg.kubernetes?.pullUsername : undefined;
+  const registryPull = pullUser
+    ? {
+        pullPassword: required(
+          "registryPullPassword",
+          `for registry.kubernetes.pullUsername "${pullUser}"`,
+        ),
+        pullHtpasswd: required(
+          "registryPullHtpasswd",
+          `for registry.kubernetes.pullUsername "${pullUser}"`,
+        ),
+      }
+    : undefined;
   const builderKeys: Record<string, pulumi.Output<string>> = {};
   settings.builders.forEach((b, i) => {
     if (runsDaemon(b.mode) && b.tls) {
       builderKeys[b.name] = required(b.tls.keySecret, `(named by builders[${i}].tls.keySecret)`);
     }
   });
-  return { registryPassword, registryServer, builderKeys };
+  return { registryPassword, registryServer, registryPull, builderKeys };
 }
 
 /**

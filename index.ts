@@ -15,8 +15,8 @@ import { Problems, stackKey } from "./estate/problems";
 import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
-const { settings, files, registryPassword, registryServer, builderKeys } = asRunError(() =>
-  loadStackConfig(projectDir),
+const { settings, files, registryPassword, registryServer, registryPull, builderKeys } = asRunError(
+  () => loadStackConfig(projectDir),
 );
 const plan = asRunError(() => planForSettings(settings, projectDir, diskFiles));
 
@@ -31,6 +31,7 @@ const registry = new PrivateRegistry("registry", {
   password: registryPassword,
   caCert: files.registryCa,
   htpasswd: registryServer?.htpasswd,
+  pull: registryPull,
   tls: registryServer && { cert: files.registryTlsCert ?? "", key: registryServer.tlsKey },
   ecr: reg.ecr && { ...reg.ecr, ...repositoryPlan(flat) },
 });

@@ -3,7 +3,11 @@ import { RegistrySettings, unreachable } from "../estate/settings";
 import { RegistryCredentials, secretCredentials } from "./credentials";
 import { DockerHostRegistry, DockerHostRegistryOptions } from "./dockerHostRegistry";
 import { EcrRegistry, EcrRegistryOptions } from "./ecrRegistry";
-import { KubernetesRegistry, KubernetesRegistryOptions } from "./kubernetesRegistry";
+import {
+  KubernetesRegistry,
+  KubernetesRegistryOptions,
+  PullIdentityArgs,
+} from "./kubernetesRegistry";
 import { EstateRegistry } from "./registryCommon";
 
 /** Arguments of {@link PrivateRegistry}. */
@@ -33,6 +37,8 @@ export interface PrivateRegistryArgs {
   dockerHost?: DockerHostRegistryOptions;
   /** kubernetes mode: where and how the registry runs in the cluster. Required there. */
   kubernetes?: KubernetesRegistryOptions;
+  /** kubernetes mode with `kubernetes.pullUsername`: the read-only pull identity (secrets). */
+  pull?: PullIdentityArgs;
   /** ecr mode: region, account, repositories and expiry. Required there. */
   ecr?: EcrRegistryOptions;
 }
@@ -90,7 +96,7 @@ export class PrivateRegistry extends pulumi.ComponentResource implements EstateR
       case "kubernetes":
         this.backend = new KubernetesRegistry(
           `${name}-kubernetes`,
-          { ...(args.kubernetes ?? fail("kubernetes is required")), ...server() },
+          { ...(args.kubernetes ?? fail("kubernetes is required")), ...server(), ...args.pull },
           child,
         );
         break;

@@ -59,6 +59,8 @@ export const REGISTRY_DEBUG_HOST = "127.0.0.1";
  */
 export const REGISTRY_PATHS = {
   htpasswd: "/auth/htpasswd",
+  /** The read-only pull front's own htpasswd (the pull identity only). */
+  pullHtpasswd: "/auth-pull/htpasswd",
   tlsCert: "/certs/tls.crt",
   tlsKey: "/certs/tls.key",
   storage: "/var/lib/registry",
@@ -89,10 +91,10 @@ export function registryEnv(): Record<string, string> {
  * anyway. This wrapper refuses to start without the htpasswd file and the TLS pair, then hands over
  * to `registry serve` with the image's own config file (its path differs between 2.x and 3.x).
  */
-export function registryCommand(): string[] {
+export function registryCommand(htpasswd: string = REGISTRY_PATHS.htpasswd): string[] {
   const p = REGISTRY_PATHS;
   const script = [
-    `for f in ${p.htpasswd} ${p.tlsCert} ${p.tlsKey}; do`,
+    `for f in ${htpasswd} ${p.tlsCert} ${p.tlsKey}; do`,
     `  if [ ! -s "$f" ]; then echo "dayu: $f is missing or empty: refusing to start" >&2; exit 1; fi`,
     "done",
     "for c in /etc/distribution/config.yml /etc/docker/registry/config.yml; do",
@@ -103,17 +105,45 @@ export function registryCommand(): string[] {
   return ["/bin/sh", "-c", script];
 }
 
+/** Port of the read-only pull front's debug server (loopback; the registry's own has 5001). */
+export const PULL_FRONT_DEBUG_PORT = 5003;
+
+/**
+ * The read-only pull front: the same registry over the same storage, in distribution's read-only
+ * maintenance mode (uploads and deletes answer 405; checked with distribution v3.1), on its own port
+ * with its own htpasswd, so the identity in the pods' pull Secrets can pull and nothing else. htpasswd
+ * has no per-user scopes; a second process is how one registry gets a read-only user. The JSON form of
+ * the variable is the one distribution reads (`..._READONLY_ENABLED` is ignored).
+ */
+export function pullFrontEnv(pullPort: number): Record<string, string> {
+  return {
+    ...registryEnv(),
+    REGISTRY_HTTP_ADDR: `:${pullPort}`,
+    REGISTRY_AUTH_HTPASSWD_PATH: REGISTRY_PATHS.pullHtpasswd,
+    REGISTRY_AUTH_HTPASSWD_REALM: "Dayu registry (pull only)",
+    REGISTRY_STORAGE_DELETE_ENABLED: "false",
+    REGISTRY_STORAGE_MAINTENANCE_READONLY: '{"enabled":true}',
+    REGISTRY_HTTP_DEBUG_ADDR: `${REGISTRY_DEBUG_HOST}:${PULL_FRONT_DEBUG_PORT}`,
+  };
+}
+
+/** `host[:port]` → `host:pullPort`: where the pods pull from. */
+export function pullAddress(address: string, pullPort: number): string {
+  const host = address.replace(/:\d+$/, "");
+  return `${host}:${pullPort}`;
+}
+
 /**
  * Argv of the in-container health check (docker-host health check, Kubernetes exec probes): the
  * debug server's storage health endpoint, reachable only from inside the container.
  */
-export function registryHealthCommand(): string[] {
+export function registryHealthCommand(debugPort: number = REGISTRY_DEBUG_PORT): string[] {
   return [
     "wget",
     "-q",
     "-O",
     "/dev/null",
-    `http://${REGISTRY_DEBUG_HOST}:${REGISTRY_DEBUG_PORT}/debug/health`,
+    `http://${REGISTRY_DEBUG_HOST}:${debugPort}/debug/health`,
   ];
 }
 

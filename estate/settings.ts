@@ -54,7 +54,13 @@ export const DIGEST_PINNED = /@sha256:[0-9a-f]{64}$/;
  * The secret keys of every stack (besides the builder keys named by `builders[i].tls.keySecret`).
  * Read only with `requireSecret`; never part of the settings.
  */
-export const SECRET_KEYS = ["registryPassword", "registryTlsKey", "registryHtpasswd"] as const;
+export const SECRET_KEYS = [
+  "registryPassword",
+  "registryTlsKey",
+  "registryHtpasswd",
+  "registryPullPassword",
+  "registryPullHtpasswd",
+] as const;
 
 // ---------------------------------------------------------------------------------------------------
 // Types: what the schema accepts once its defaults are filled in. Documentation lives in the schema.
@@ -76,6 +82,8 @@ export interface KubernetesRegistrySettings {
   image: string;
   tlsCertFile: string;
   pullSecretNamespaces: string[];
+  pullUsername?: string;
+  pullPort: number;
   serviceType: ServiceType;
   kubeContext?: string;
 }
@@ -243,6 +251,18 @@ const kubernetesSchema: JSONSchemaType<KubernetesRegistrySettings> = {
         errorMessage: "must be a list of namespace names",
       },
       default: [],
+    },
+    pullUsername: optStr(
+      "User of the read-only pull front (a second registry process in read-only mode over the same storage, with its own htpasswd: the secrets registryPullPassword and registryPullHtpasswd). The pull Secrets carry this identity, which cannot push or delete. Required with pullSecretNamespaces.",
+    ),
+    pullPort: {
+      type: "integer",
+      description:
+        "Port of the read-only pull front (Service and container); Dayu's pods pull from <host>:pullPort.",
+      minimum: 1,
+      maximum: 65535,
+      errorMessage: "must be a port number",
+      default: 5002,
     },
     serviceType: { ...serviceType, default: "LoadBalancer" },
     kubeContext: optStr("kubeconfig context. Default: the ambient Kubernetes provider."),
@@ -421,7 +441,7 @@ export const REGISTRY_DEFAULTS = {
   >,
   kubernetes: defaultsOf(kubernetesSchema) as Pick<
     KubernetesRegistrySettings,
-    "namespace" | "storageSize" | "image" | "pullSecretNamespaces" | "serviceType"
+    "namespace" | "storageSize" | "image" | "pullSecretNamespaces" | "pullPort" | "serviceType"
   >,
   ecr: defaultsOf(ecrSchema) as Pick<EcrRegistrySettings, "expireTemporaryAfterDays">,
 };
@@ -753,6 +773,24 @@ function registryRules(c: StackConfig, problems: Problems): string {
     return derived;
   }
   if (!reg.address) problems.at("registry.address", "is required");
+  const k8s = reg.mode === "kubernetes" ? reg.kubernetes : undefined;
+  if (k8s && k8s.pullSecretNamespaces.length > 0 && !k8s.pullUsername) {
+    problems.at(
+      "registry.kubernetes.pullUsername",
+      "is required with pullSecretNamespaces: the pods' pull Secrets get a read-only identity of their own, never the push-and-delete user (set it, and the secrets registryPullPassword and registryPullHtpasswd)",
+    );
+  } else if (k8s?.pullUsername !== undefined && k8s.pullUsername === reg.username) {
+    problems.at(
+      "registry.kubernetes.pullUsername",
+      `must differ from registry.username ("${reg.username}"): that user can push and delete`,
+    );
+  }
+  if (k8s && k8s.pullPort === 5000) {
+    problems.at(
+      "registry.kubernetes.pullPort",
+      "5000 is the registry's own port: choose another for the read-only front",
+    );
+  }
   if (!reg.username && runsRegistry(reg.mode)) {
     problems.at(
       "registry.username",

@@ -16,6 +16,7 @@ import {
   exposedDebugListeners,
   htpasswdProblem,
   registryCommand,
+  pullFrontEnv,
   registryEnv,
   registryHealthCommand,
   repositoryPlan,
@@ -51,6 +52,8 @@ const CERT = "-----BEGIN CERTIFICATE-----\nMIIBregistry\n-----END CERTIFICATE---
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n";
 const KEY = "-----BEGIN PRIVATE KEY-----\nMIIEkey\n-----END PRIVATE KEY-----\n";
 const PASSWORD = "push-password";
+const PULL_PASSWORD = "pull-password";
+const PULL_HTPASSWD = `dayu-pull:$2y$05$${"zyxwvutsrqponmlkjihgfe".repeat(2)}ABCDEFGHI\n`;
 
 /** The secret inputs are passed in plain: the components must make them secret themselves. */
 const serverArgs = {
@@ -339,12 +342,15 @@ describe("registry modes under mocks", function () {
           image: "registry:3.0.0",
           serviceType: "LoadBalancer",
           pullSecretNamespaces: ["dayu", "dayu-edge"],
+          pullUsername: "dayu-pull",
         },
+        pull: { pullPassword: PULL_PASSWORD, pullHtpasswd: PULL_HTPASSWD },
       });
       backend = registry.backend as KubernetesRegistry;
       await settle(
         backend.namespace,
         backend.htpasswdSecret,
+        backend.pullHtpasswdSecret as pulumi.Resource,
         backend.tlsSecret,
         backend.claim,
         backend.deployment,
@@ -423,7 +429,7 @@ describe("registry modes under mocks", function () {
         { name: "tls", mountPath: "/certs", readOnly: true },
         { name: "data", mountPath: "/var/lib/registry" },
       ]);
-      assert.deepEqual(spec.template.spec.volumes, [
+      assert.deepEqual(spec.template.spec.volumes.slice(0, 3), [
         { name: "htpasswd", secret: { secretName: "dayu-registry-htpasswd", optional: false } },
         { name: "tls", secret: { secretName: "dayu-registry-tls", optional: false } },
         { name: "data", persistentVolumeClaim: { claimName: "dayu-registry-data" } },
@@ -437,8 +443,68 @@ describe("registry modes under mocks", function () {
       assert.deepEqual(svc.spec, {
         type: "LoadBalancer",
         selector: { "app.kubernetes.io/name": "dayu-registry" },
-        ports: [{ name: "registry", port: 5000, targetPort: 5000 }],
+        ports: [
+          { name: "registry", port: 5000, targetPort: 5000 },
+          { name: "pull", port: 5002, targetPort: 5002 },
+        ],
       });
+    });
+
+    it("pull Secrets carry the read-only pull identity at the pull front's port, never the push user", () => {
+      const pulls = secrets().filter((s) => s.inputs.type === "kubernetes.io/dockerconfigjson");
+      assert.equal(pulls.length, 2);
+      for (const p of pulls) {
+        const data = unsecret<Record<string, string>>(p.inputs.stringData);
+        assert.equal(
+          data[".dockerconfigjson"],
+          dockerConfigJson("registry.dayu.example:5002", "dayu-pull", PULL_PASSWORD),
+        );
+        assert.ok(
+          !data[".dockerconfigjson"].includes(PASSWORD),
+          "no push password in a pull Secret",
+        );
+      }
+      const front = unsecret<Record<string, unknown>>(
+        secretNamed("dayu-registry-pull-htpasswd").inputs,
+      );
+      assert.deepEqual(front.stringData, { htpasswd: PULL_HTPASSWD });
+    });
+
+    it("serves pulls from a read-only front in the same pod, over the same volume, on its own port", () => {
+      const d = unsecret<{ spec: Record<string, unknown> }>(
+        one("reg-k8s", "kubernetes:apps/v1:Deployment").inputs,
+      );
+      const pod = (
+        d.spec as {
+          template: { spec: { containers: Record<string, unknown>[]; volumes: unknown[] } };
+        }
+      ).template.spec;
+      assert.equal(pod.containers.length, 2);
+      const front = pod.containers[1];
+      assert.equal(front.name, "registry-pull");
+      assert.equal(front.image, "registry:3.0.0");
+      assert.deepEqual(front.command, registryCommand("/auth-pull/htpasswd"));
+      const env = Object.fromEntries(
+        (front.env as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+      );
+      assert.deepEqual(env, pullFrontEnv(5002));
+      assert.equal(env.REGISTRY_STORAGE_MAINTENANCE_READONLY, '{"enabled":true}');
+      assert.equal(env.REGISTRY_AUTH_HTPASSWD_PATH, "/auth-pull/htpasswd");
+      assert.equal(env.REGISTRY_HTTP_DEBUG_ADDR, "127.0.0.1:5003");
+      assert.deepEqual(front.ports, [{ name: "pull", containerPort: 5002 }]);
+      assert.deepEqual(front.volumeMounts, [
+        { name: "pull-htpasswd", mountPath: "/auth-pull", readOnly: true },
+        { name: "tls", mountPath: "/certs", readOnly: true },
+        { name: "data", mountPath: "/var/lib/registry", readOnly: true },
+      ]);
+      assert.deepEqual(pod.volumes[3], {
+        name: "pull-htpasswd",
+        secret: { secretName: "dayu-registry-pull-htpasswd", optional: false },
+      });
+      const svc = one("reg-k8s", "kubernetes:core/v1:Service").inputs as {
+        spec: { ports: unknown[] };
+      };
+      assert.deepEqual(svc.spec.ports[1], { name: "pull", port: 5002, targetPort: 5002 });
     });
 
     it("puts a secret dockerconfigjson pull Secret in each namespace that runs Dayu", () => {
@@ -451,7 +517,10 @@ describe("registry modes under mocks", function () {
         assert.equal((p.inputs.metadata as { name: string }).name, "dayu-registry-pull");
         assert.ok(isSecretValue(p.inputs.stringData));
         const data = unsecret<Record<string, string>>(p.inputs.stringData);
-        assert.equal(data[".dockerconfigjson"], dockerConfigJson(ADDRESS, "dayu", PASSWORD));
+        assert.equal(
+          data[".dockerconfigjson"],
+          dockerConfigJson("registry.dayu.example:5002", "dayu-pull", PULL_PASSWORD),
+        );
       }
     });
 

@@ -58,7 +58,11 @@ const registries: Record<Mode, Config> = {
     mode: "kubernetes",
     address: "registry.dayu.example:5000",
     username: "dayu",
-    kubernetes: { tlsCertFile: "pki/registry.crt", pullSecretNamespaces: ["dayu"] },
+    kubernetes: {
+      tlsCertFile: "pki/registry.crt",
+      pullSecretNamespaces: ["dayu"],
+      pullUsername: "dayu-pull",
+    },
   },
   ecr: { mode: "ecr", ecr: { region: "eu-central-1", accountId: "123456789012" } },
 };
@@ -172,6 +176,8 @@ describe("stack settings of the registry and builder modes", () => {
         image: DEFAULT_REGISTRY_IMAGE,
         tlsCertFile: "pki/registry.crt",
         pullSecretNamespaces: ["dayu"],
+        pullUsername: "dayu-pull",
+        pullPort: 5002,
         serviceType: "LoadBalancer",
         kubeContext: undefined,
       });
@@ -362,6 +368,32 @@ describe("stack settings of the registry and builder modes", () => {
         "dev",
       );
       assert.equal(dev.builders[1].dockerHost, "tcp://jetson-01:2375");
+    });
+
+    it("pull Secrets without a read-only pull identity of their own", () => {
+      refused(
+        stack("kubernetes", (c) => delete sub(c, "kubernetes").pullUsername),
+        "registry.kubernetes.pullUsername",
+        /required with pullSecretNamespaces: .*never the push-and-delete user/,
+      );
+      refused(
+        stack("kubernetes", (c) => (sub(c, "kubernetes").pullUsername = "dayu")),
+        "registry.kubernetes.pullUsername",
+        /must differ from registry.username \("dayu"\): that user can push and delete/,
+      );
+      refused(
+        stack("kubernetes", (c) => (sub(c, "kubernetes").pullPort = 5000)),
+        "registry.kubernetes.pullPort",
+        /registry's own port/,
+      );
+      // No pull Secrets: no pull identity needed.
+      const s = parse(
+        stack("kubernetes", (c) => {
+          delete sub(c, "kubernetes").pullUsername;
+          sub(c, "kubernetes").pullSecretNamespaces = [];
+        }),
+      );
+      assert.equal(s.registry.kubernetes?.pullUsername, undefined);
     });
 
     it("a kubernetes builder without the runner its NetworkPolicy admits", () => {
