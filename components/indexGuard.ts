@@ -23,7 +23,17 @@ interface GuardState extends GuardInputs {
   /** The published index bytes (base64), put back when the tag drifted. */
   manifest: string;
   servedPlatforms: Record<string, string>;
+  /** {@link GUARD_STATE_VERSION} of the provider that wrote this state. */
+  stateVersion?: number;
 }
+
+/**
+ * Version of the provider code in a guard's state. `read` (refresh) runs the provider serialized in
+ * the state, not the program's; only create/update store the current one. Raising this makes the next
+ * `up` update every guard once (a read-back, nothing pushed), so refresh runs the current code.
+ * 2: `read` prefers the stack's current credentials.
+ */
+export const GUARD_STATE_VERSION = 2;
 
 /** What a dynamic provider's `configure` receives: the stack's config (secrets decrypted). */
 export interface StackConfigReader {
@@ -73,6 +83,7 @@ async function verify(i: GuardInputs): Promise<GuardState> {
     mediaType: back.mediaType,
     manifest: back.manifest,
     servedPlatforms: back.platforms,
+    stateVersion: GUARD_STATE_VERSION,
   };
 }
 
@@ -107,8 +118,9 @@ const provider: pulumi.dynamic.ResourceProvider & { stackConfig?: StackConfigRea
       JSON.stringify(olds.sources) !== JSON.stringify(news.sources) ||
       JSON.stringify(olds.platforms) !== JSON.stringify(news.platforms);
     const drifted = olds.liveDigest !== olds.publishedDigest;
+    const outdated = olds.stateVersion !== GUARD_STATE_VERSION;
     return {
-      changes: changed || drifted,
+      changes: changed || drifted || outdated,
       replaces: olds.tag !== news.tag ? ["tag"] : [],
       deleteBeforeReplace: false,
     };
@@ -161,6 +173,7 @@ export class IndexGuard extends pulumi.dynamic.Resource {
   public readonly publishedDigest!: pulumi.Output<string>;
   public readonly liveDigest!: pulumi.Output<string>;
   public readonly servedPlatforms!: pulumi.Output<Record<string, string>>;
+  public readonly stateVersion!: pulumi.Output<number>;
 
   constructor(name: string, args: IndexGuardArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -178,6 +191,7 @@ export class IndexGuard extends pulumi.dynamic.Resource {
         mediaType: undefined,
         manifest: undefined,
         servedPlatforms: undefined,
+        stateVersion: undefined,
       },
       { ...opts, additionalSecretOutputs: ["registry"] },
     );

@@ -429,7 +429,7 @@ describe("runtime faults on the local estate", function () {
     const { repository, reference } = splitRef(idx.ref);
     const published = await client.resolve(repository, reference);
     // The arm64 step is slow under QEMU on purpose, so the kill lands while it runs.
-    appendToDockerfile("app", 'RUN if [ "$(uname -m)" = aarch64 ]; then sleep 60; fi; echo k > /k');
+    appendToDockerfile("app", 'RUN if [ "$(uname -m)" = aarch64 ]; then sleep 30; fi; echo k > /k');
     const run = await upWithFault(/docker-build:index:Image\s+app\S*arm64\S*\s+updating/, () =>
       setTimeout(() => killService("buildkitd-arm64", "SIGKILL"), 3000),
     );
