@@ -4,7 +4,8 @@
  * data. It reads no files itself: the caller passes the text.
  */
 import Ajv, { ErrorObject } from "ajv";
-import { parseDocument } from "yaml";
+import { Document, LineCounter, parseDocument } from "yaml";
+import { normalizePlatform } from "./platform";
 import { EstateInputError, Problems } from "./problems";
 
 /** Where a build's base image comes from. Exactly one key is set. */
@@ -75,6 +76,12 @@ export interface ImageDef {
   platformOverrides?: Record<string, BuildOverride>;
   /** Per-variant, per-platform settings: `{ jp5: { "linux/arm64": { base: ... } } }`. */
   variantOverrides?: Record<string, Record<string, BuildOverride>>;
+  /**
+   * Build args whose names only look like credentials (`TOKENIZERS_PARALLELISM` is caught by no
+   * rule, but e.g. `MAX_AUTH` would be): the name rule skips them; a credential-looking value is
+   * still refused. Default none.
+   */
+  notSecret?: string[];
 }
 
 export interface Catalog {
@@ -172,6 +179,11 @@ export const catalogSchema = {
             type: "object",
             additionalProperties: { type: "object", additionalProperties: override },
           },
+          notSecret: {
+            type: "array",
+            uniqueItems: true,
+            items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+          },
         },
       },
     },
@@ -196,20 +208,50 @@ function pathOf(e: ErrorObject, data: unknown): string {
   return where.replace(/^\./, "") || "(top level)";
 }
 
-function messageOf(e: ErrorObject): string {
+function messageOf(e: ErrorObject, data: unknown): string {
   const extra =
     e.keyword === "additionalProperties"
       ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")`
       : "";
-  return `${e.message}${extra}`;
+  return `${e.message}${extra}${platformHint(e, data)}`;
+}
+
+/** For a platform that fails the schema's pattern: what {@link normalizePlatform} says about it. */
+function platformHint(e: ErrorObject, data: unknown): string {
+  if (e.keyword !== "pattern" || !/\/platforms\/\d+$/.test(e.instancePath)) return "";
+  const value = e.instancePath
+    .split("/")
+    .slice(1)
+    .reduce<unknown>((node, p) => (node as Record<string, unknown> | undefined)?.[p], data);
+  if (typeof value !== "string") return "";
+  const r = normalizePlatform(value);
+  return "platform" in r ? ` (write ${r.platform})` : ` (${r.error})`;
+}
+
+/** The keys of a JSON pointer (ajv's `instancePath`), `~1` and `~0` unescaped. */
+function pointerKeys(pointer: string): (string | number)[] {
+  return pointer
+    .split("/")
+    .slice(1)
+    .map((k) => (/^\d+$/.test(k) ? Number(k) : k.replace(/~1/g, "/").replace(/~0/g, "~")));
+}
+
+/** ` at line N` of the YAML node at `keys`, or empty when the node has no position. */
+function lineAt(doc: Document, lines: LineCounter, keys: (string | number)[]): string {
+  const node = doc.getIn(keys, true) as { range?: [number, number, number] } | undefined;
+  const offset = node?.range?.[0];
+  return offset === undefined ? "" : ` at line ${lines.linePos(offset).line}`;
 }
 
 /**
  * Parses and validates catalog YAML, or throws a {@link CatalogError} listing every YAML error
- * (with its line) or every schema error (with its path), headed by the file.
+ * (with its line) or every schema error (with its path and line), headed by the file. Platforms are
+ * then normalised ({@link normalizePlatform}: `linux/aarch64` → `linux/arm64`) in lists and in
+ * override keys; one refused, or two spellings of one platform in one place, is a problem too.
  */
 export function parseCatalog(text: string, file: string): Catalog {
-  const doc = parseDocument(text);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new CatalogError(
       doc.errors.map((e) => e.message.split("\n")[0]),
@@ -219,8 +261,84 @@ export function parseCatalog(text: string, file: string): Catalog {
   const data: unknown = doc.toJS();
   if (!validate(data)) {
     const problems = new Problems();
-    for (const e of validate.errors ?? []) problems.at(pathOf(e, data), messageOf(e));
+    for (const e of validate.errors ?? []) {
+      problems.at(
+        pathOf(e, data),
+        messageOf(e, data) + lineAt(doc, lines, pointerKeys(e.instancePath)),
+      );
+    }
     throw new CatalogError([...problems.list], `${file}: the catalog does not match its schema`);
   }
-  return data as unknown as Catalog;
+  const catalog = data as unknown as Catalog;
+  const problems = new Problems((key) => `${file}: ${key}`);
+  normalizeCatalogPlatforms(catalog, (keys) => lineAt(doc, lines, keys), problems);
+  problems.throwIfAny(CatalogError);
+  return catalog;
+}
+
+/**
+ * Rewrites every platform of the catalog to its canonical spelling, in place. `line(keys)` gives
+ * ` at line N` for a path of keys into the catalog.
+ */
+export function normalizeCatalogPlatforms(
+  catalog: Catalog,
+  line: (keys: (string | number)[]) => string,
+  problems: Problems,
+): void {
+  const list = (owner: string, at: (string | number)[], platforms: string[]): string[] => {
+    const out: string[] = [];
+    platforms.forEach((p, i) => {
+      const r = normalizePlatform(p);
+      if ("error" in r) problems.at(`${owner}.platforms[${i}]`, r.error + line([...at, i]));
+      else if (out.includes(r.platform))
+        problems.at(
+          `${owner}.platforms`,
+          `lists ${r.platform} twice (as "${p}" too)${line([...at, i])}`,
+        );
+      else out.push(r.platform);
+    });
+    return out;
+  };
+  catalog.mirrors?.forEach((m, i) => {
+    m.platforms = list(`mirrors[${m.name}]`, ["mirrors", i, "platforms"], m.platforms);
+  });
+  catalog.images.forEach((img, i) => {
+    const owner = `images[${img.name}]`;
+    img.platforms = list(owner, ["images", i, "platforms"], img.platforms);
+    if (img.platformOverrides) {
+      img.platformOverrides = keyed(img.platformOverrides, `${owner}.platformOverrides`, [
+        "images",
+        i,
+        "platformOverrides",
+      ]);
+    }
+    for (const [v, per] of Object.entries(img.variantOverrides ?? {})) {
+      (img.variantOverrides as Record<string, Record<string, BuildOverride>>)[v] = keyed(
+        per,
+        `${owner}.variantOverrides.${v}`,
+        ["images", i, "variantOverrides", v],
+      );
+    }
+  });
+
+  function keyed<T>(
+    map: Record<string, T>,
+    key: string,
+    keys: (string | number)[],
+  ): Record<string, T> {
+    const out: Record<string, T> = {};
+    const spelled: Record<string, string> = {};
+    for (const [p, value] of Object.entries(map)) {
+      const r = normalizePlatform(p);
+      const at = line([...keys, p]);
+      if ("error" in r) problems.at(`${key}.${p}`, r.error + at);
+      else if (r.platform in out)
+        problems.at(key, `"${spelled[r.platform]}" and "${p}" are both ${r.platform}${at}`);
+      else {
+        out[r.platform] = value;
+        spelled[r.platform] = p;
+      }
+    }
+    return out;
+  }
 }

@@ -11,7 +11,7 @@
 import * as path from "path";
 import { decodeUtf8 } from "./argsFile";
 import { Catalog, parseCatalog } from "./catalog";
-import { FileSource } from "./files";
+import { FileSource, kindError } from "./files";
 import { planImage, PlannedSoFar } from "./plan/image";
 import { imageGraph } from "./plan/imageGraph";
 import { readInputs } from "./plan/inputs";
@@ -54,9 +54,8 @@ export function planForSettings(
   allowUnpinnedMirrors = false,
 ): Plan {
   const catalogPath = path.resolve(projectDir, settings.catalog);
-  if (!files.isFile(catalogPath)) {
-    throw new PlanError([`config catalog: ${catalogPath} does not exist`]);
-  }
+  const kindErr = kindError(files, catalogPath, "file", "catalog");
+  if (kindErr) throw new PlanError([`config catalog: ${kindErr}`]);
   const catalog = parseCatalog(
     decodeUtf8(files.read(catalogPath), settings.catalog),
     settings.catalog,

@@ -23,12 +23,15 @@ import {
   show,
   tagOf,
 } from "./values";
+import {
+  NOT_SECRET_LABEL,
+  notSecretFromLabel,
+  secretNameReason,
+  secretValueReason,
+} from "../estate/secrets";
 
-/** Build-arg names that look like credentials (build args land in image history and in state). */
-export const SECRET_LIKE_NAME =
-  /(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY)/i;
-/** A PEM private key block (RSA, EC, OpenSSH, PKCS#8, encrypted, PGP). */
-export const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----/;
+/** The secret rule is the planner's (one module, so the pack and the plan never disagree). */
+export { NOT_SECRET_LABEL, PRIVATE_KEY_BLOCK, secretNameReason } from "../estate/secrets";
 /** The build arg the estate passes the pinned base in (the planner's default base arg). */
 export const BASE_ARG = "BASE_IMAGE";
 
@@ -166,17 +169,23 @@ export const imageCachePerArch: ResourceValidationPolicy = {
   }),
 };
 
-/** No credential travels as a build arg: build args are visible in image history and in state. */
+/**
+ * No credential travels as a build arg: build args are visible in image history and in state. The
+ * rule is `estate/secrets.ts`'s; names the catalog opts out (`notSecret`) reach the pack in the
+ * Image's {@link NOT_SECRET_LABEL} label and pass the name rule only, never the value rule.
+ */
 export const noSecretBuildArgs: ResourceValidationPolicy = {
   name: "no-secret-build-args",
   description:
-    "No credential in build args (they land in image history and in state): credential-like names and private key blocks are refused.",
+    "No credential in build args (they land in image history and in state): credential-like names (by word: GITHUB_TOKEN, NPM_PASS, SSH_KEY), URLs with a password, private key blocks and known token formats are refused.",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(dockerBuild.Image, (image, _args, reportViolation) => {
     const buildArgs = read(() => image.buildArgs);
     if (buildArgs === UNKNOWN || !buildArgs) return;
+    const label = read(() => image.labels?.[NOT_SECRET_LABEL]);
+    const notSecret = typeof label === "string" ? notSecretFromLabel(label) : [];
     for (const name of Object.keys(buildArgs)) {
-      if (SECRET_LIKE_NAME.test(name)) {
+      if (!notSecret.includes(name) && secretNameReason(name)) {
         reportViolation(
           `build arg ${name} looks like a credential: pass it as a BuildKit secret (Image secrets), never as a build arg`,
         );
@@ -184,9 +193,10 @@ export const noSecretBuildArgs: ResourceValidationPolicy = {
       }
       const value = read(() => buildArgs[name]);
       // The value is never quoted in the message: it is the secret.
-      if (typeof value === "string" && PRIVATE_KEY_BLOCK.test(value)) {
+      const reason = typeof value === "string" ? secretValueReason(value) : undefined;
+      if (reason) {
         reportViolation(
-          `build arg ${name} holds a private key block: pass it as a BuildKit secret (Image secrets), never as a build arg`,
+          `build arg ${name} ${reason}: pass it as a BuildKit secret (Image secrets), never as a build arg`,
         );
       }
     }

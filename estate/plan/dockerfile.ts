@@ -1,6 +1,6 @@
 /** The Dockerfile check: it exists, has a FROM, and declares the base arg when a base is passed in it. */
 import { decodeUtf8 } from "../argsFile";
-import { FileSource } from "../files";
+import { FileSource, kindError } from "../files";
 import { Problems } from "../problems";
 
 /**
@@ -14,8 +14,11 @@ export function checkDockerfile(
   files: FileSource,
   problems: Problems,
 ): void {
-  if (!files.isFile(file)) {
-    problems.at(where, `Dockerfile ${file} does not exist`);
+  // The kind first: a FIFO must never be opened (the read would hang), a directory or a dangling
+  // symlink would surface as a raw EISDIR/ENOENT naming no image.
+  const kindErr = kindError(files, file, "file", "Dockerfile");
+  if (kindErr) {
+    problems.at(where, kindErr);
     return;
   }
   let text: string;

@@ -4,16 +4,16 @@
  */
 import * as path from "path";
 import { BaseSpec, BuildOverride, ImageDef } from "../catalog";
+import { kindError } from "../files";
 import { Problems } from "../problems";
+import { secretBuildArgReason } from "../secrets";
 import { Step, chainSteps, stepArgs } from "./chain";
 import { ExpandedBuild } from "./dedup";
 import { checkDockerfile } from "./dockerfile";
 import { BaseInput, buildKey } from "./identity";
+import { baseSpecsOf } from "./imageGraph";
 import { PlanInputs } from "./inputs";
 import { DEFAULT_BASE_ARG, DEFAULT_VARIANT, PlannedBuild, archOf } from "./types";
-
-/** Build-arg names that look like credentials: build args end up in image history and in state. */
-const SECRET_LIKE = /(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY)/i;
 
 /** What expanding an image reads besides the image itself. */
 export interface ExpandEnv {
@@ -82,6 +82,11 @@ export function checkImage(
     if (!img.platforms.includes(p))
       problems.at(where, `platformOverrides.${p} is not one of its platforms`);
   }
+  if (img.baseArg !== undefined && baseSpecsOf(img).length === 0)
+    problems.at(
+      where,
+      `baseArg ${img.baseArg} would have no effect: the image names no base (base, or one in its overrides)`,
+    );
   for (const p of img.platforms) {
     if (!builderFor.has(p))
       problems.at(
@@ -103,21 +108,34 @@ export function imageContext(
   const where = `image "${img.name}"`;
   const override = opts.contexts?.[img.name];
   const context = path.resolve(opts.catalogDir, override ?? img.context);
-  if (!opts.files.isDirectory(context)) {
+  const contextErr = kindError(opts.files, context, "directory", "context");
+  if (contextErr) {
+    problems.at(override ? `config contexts.${img.name}` : `${where} context`, contextErr);
+    return undefined;
+  }
+  const dockerfileKeys = chainlessKeys(img);
+  if (img.chain && dockerfileKeys.length > 0) {
     problems.at(
-      override ? `config contexts.${img.name}` : `${where} context`,
-      `directory ${context} does not exist`,
+      where,
+      `${dockerfileKeys.join(", ")} would have no effect: a chain image builds its chain folder's Dockerfiles (set either chain or dockerfile, not both)`,
     );
     return undefined;
   }
-  if (
-    img.chain &&
-    (img.dockerfile || Object.values(img.platformOverrides ?? {}).some((o) => o.dockerfile))
-  ) {
-    problems.at(where, "set either chain or dockerfile, not both");
-    return undefined;
-  }
   return context;
+}
+
+/** Every key of an image that sets a Dockerfile: `dockerfile`, `platformOverrides.<p>.dockerfile`, ... */
+function chainlessKeys(img: ImageDef): string[] {
+  const keys = img.dockerfile !== undefined ? ["dockerfile"] : [];
+  for (const [p, o] of Object.entries(img.platformOverrides ?? {})) {
+    if (o.dockerfile !== undefined) keys.push(`platformOverrides.${p}.dockerfile`);
+  }
+  for (const [v, per] of Object.entries(img.variantOverrides ?? {})) {
+    for (const [p, o] of Object.entries(per)) {
+      if (o.dockerfile !== undefined) keys.push(`variantOverrides.${v}.${p}.dockerfile`);
+    }
+  }
+  return keys;
 }
 
 /** Every (variant, platform, step) build of an image, in variant, platform, step order. */
@@ -128,6 +146,7 @@ export function expandImage(img: ImageDef, context: string, env: ExpandEnv): Exp
     ? chainSteps(path.join(context, img.chain), files, where, env.problems)
     : undefined;
   const out: ExpandedBuild[] = [];
+  const argNames = new Set<string>();
   for (const variant of imageVariants(img, env.inputs)) {
     for (const platform of img.platforms) {
       const r = resolveSettings(img, variant, platform);
@@ -137,11 +156,17 @@ export function expandImage(img: ImageDef, context: string, env: ExpandEnv): Exp
       let base = resolveBase(img, r.base, variant, platform, env);
       steps.forEach((step, i) => {
         const inputs = stepInputs(img, context, platform, step, r, base, env);
+        Object.keys(inputs.buildArgs).forEach((k) => argNames.add(k));
         const key = buildKey(inputs);
         out.push({ variant, platform, final: i === steps.length - 1, inputs, key });
         base = { kind: "build", key };
       });
     }
+  }
+  // Only when something expanded: a chain folder that failed has been reported already.
+  for (const n of out.length > 0 ? (img.notSecret ?? []) : []) {
+    if (!argNames.has(n))
+      env.problems.at(where, `notSecret lists ${n}, which is no build arg of the image`);
   }
   return out;
 }
@@ -164,11 +189,12 @@ function stepInputs(
     ...r.buildArgs,
     ...stepArgs(step, archOf(platform), inputs.opts.files, problems),
   };
-  for (const k of Object.keys(buildArgs)) {
-    if (SECRET_LIKE.test(k))
+  for (const [k, v] of Object.entries(buildArgs)) {
+    const reason = secretBuildArgReason(k, v, img.notSecret);
+    if (reason)
       problems.at(
         where,
-        `build arg ${k} looks like a secret; build args are stored in image history and state in plaintext (use BuildKit secrets)`,
+        `build arg ${k} looks like a secret: ${reason}; build args are stored in image history and state in plaintext (use BuildKit secrets${reason.startsWith("its name") ? `, or list it under notSecret if it is none` : ""})`,
       );
   }
   if (buildArgs[baseArg] !== undefined && base)

@@ -5,7 +5,7 @@
  */
 import { ImageDef } from "../catalog";
 import { Problems } from "../problems";
-import { repositoryError } from "../reference";
+import { repositoryError, tagError } from "../reference";
 import { SharedBuild, dedupBuilds } from "./dedup";
 import { checkImage, expandImage, imageContext, imageVariants } from "./expand";
 import { buildNames, formerRepresentative, representativeVariant } from "./identity";
@@ -54,6 +54,7 @@ export function planImage(img: ImageDef, env: ImageEnv): PlannedImage {
   const repoErr = repositoryError(repoPath);
   if (repoErr) problems.at(where, repoErr);
   const repository = `${inputs.opts.registry}/${repoPath}`;
+  pushed.claimRepository(repository, where, true);
   checkImage(img, inputs, problems);
   const context = imageContext(img, inputs, problems);
   if (context === undefined) return { name: img.name, repository, builds: [], indexes: [] };
@@ -65,7 +66,7 @@ export function planImage(img: ImageDef, env: ImageEnv): PlannedImage {
   const builds = dedupBuilds(expanded).map((s) =>
     plannedBuild(s, repository, tagsOf, declared, env),
   );
-  for (const b of builds) pushed.claim(b.archRef, where);
+  for (const b of builds) claimBuildRefs(b, tagsOf, where, env);
   for (const e of expanded) {
     if (e.final)
       soFar.addFinal(img.name, e.variant, e.platform, soFar.build(e.key) as PlannedBuild);
@@ -77,8 +78,35 @@ export function planImage(img: ImageDef, env: ImageEnv): PlannedImage {
     tagsOf,
     (variant, platform) => soFar.finalOf(img.name, variant, platform)?.id,
   );
-  for (const i of indexes) pushed.claim(i.ref, where);
+  for (const i of indexes) pushed.claim(i.ref, where, `index tag of variant ${i.variant}`);
   return { name: img.name, repository, builds, indexes };
+}
+
+/**
+ * Claims a build's per-arch and cache references, after checking the tags the suffixes made: a tag
+ * within 128 characters can pass them only once `-<step>-<arch>` or `-<variant>-<arch>` is added.
+ */
+function claimBuildRefs(
+  b: PlannedBuild,
+  tagsOf: (variant: string) => { tag: string }[],
+  where: string,
+  { pushed, problems }: ImageEnv,
+): void {
+  const generated: [string, string][] = [
+    ["per-arch tag", b.archTag],
+    ["cache tag", b.cacheRef.slice(b.repository.length + 1)],
+  ];
+  for (const [what, tag] of generated) {
+    const err = tagError(tag);
+    // The index tag's own error is reported where it is declared; here only what the suffix adds.
+    if (err && !tagError(tagsOf(b.variants[0])[0].tag))
+      problems.at(
+        where,
+        `the ${what} of build ${b.id} is invalid: ${err} (made from the image's first tag; shorten it or the variant's tagSuffix)`,
+      );
+  }
+  pushed.claim(b.archRef, where, `per-arch tag of build ${b.id}`);
+  pushed.claim(b.cacheRef, where, `cache tag of build ${b.id}`);
 }
 
 /** A deduplicated build, named ({@link buildNames}) and with its base resolved to a link. */
@@ -104,6 +132,9 @@ function plannedBuild(
   const names = namesAfter(representativeVariant(s.variants));
   const former = formerRepresentative(s.variants, declared);
   const formerId = former === undefined ? undefined : namesAfter(former).id;
+  const notSecret = (inputs.images.get(image)?.notSecret ?? []).filter(
+    (n) => s.inputs.buildArgs[n] !== undefined,
+  );
   const build: PlannedBuild = {
     ...names,
     ...(formerId !== undefined && formerId !== names.id ? { formerIds: [formerId] } : {}),
@@ -122,6 +153,7 @@ function plannedBuild(
     target: s.inputs.target,
     base: baseLink(s, soFar),
     baseArg: s.inputs.baseArg,
+    ...(notSecret.length > 0 ? { notSecret } : {}),
   };
   soFar.addBuild(build);
   return build;

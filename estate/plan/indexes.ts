@@ -1,6 +1,7 @@
 /** Planner stage: an image's indexes, one per (variant, tag), each joining its variant's final builds. */
 import { ImageDef } from "../catalog";
 import { Problems } from "../problems";
+import { tagError } from "../reference";
 import { PlanInputs } from "./inputs";
 import { releaseTag } from "./refs";
 import { DEFAULT_VARIANT, PlannedIndex } from "./types";
@@ -11,18 +12,35 @@ export interface VariantTag {
   release: boolean;
 }
 
-/** A variant's index tags: the image's tags (release substituted) with the variant's suffix. */
+/**
+ * A variant's index tags: the image's tags (release substituted) with the variant's suffix. A tag
+ * listed twice (also after `${release}` is substituted), or one the suffix makes invalid (too long),
+ * is a problem.
+ */
 export function variantTags(
   img: ImageDef,
   variant: string,
   { variants, opts }: PlanInputs,
   problems: Problems,
 ): VariantTag[] {
+  const where = `image "${img.name}"`;
   const suffix = variant === DEFAULT_VARIANT ? "" : (variants.get(variant)?.tagSuffix ?? "");
-  return img.tags.map((t) => ({
-    tag: releaseTag(t, opts.release, `image "${img.name}"`, problems) + suffix,
-    release: t.includes("${release}"),
-  }));
+  const written = new Map<string, string>();
+  return img.tags.map((t) => {
+    const base = releaseTag(t, opts.release, where, problems);
+    const prev = written.get(base);
+    if (prev !== undefined)
+      problems.at(
+        where,
+        prev === t ? `tag "${t}" is listed twice` : `tags "${prev}" and "${t}" are both ${base}`,
+      );
+    written.set(base, t);
+    const tag = base + suffix;
+    const err = suffix && !tagError(base) ? tagError(tag) : undefined;
+    if (err)
+      problems.at(where, `variant ${variant}'s tag suffix "${suffix}" makes an invalid ${err}`);
+    return { tag, release: t.includes("${release}") };
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
  * catalog entries).
  */
 import { Catalog, ImageDef, MirrorDef, VariantDef } from "../catalog";
+import { builderNameError, builderNameKey, normalizePlatform } from "../platform";
 import { Problems } from "../problems";
 import { registryHostError, tagError } from "../reference";
 import { PlanOptions } from "./types";
@@ -30,16 +31,7 @@ export function readInputs(catalog: Catalog, opts: PlanOptions, problems: Proble
   const releaseErr = opts.release ? tagError(opts.release) : undefined;
   if (releaseErr) problems.at("config release", releaseErr);
 
-  const builderFor = new Map<string, string>();
-  for (const b of opts.builders) {
-    const other = builderFor.get(b.platform);
-    if (other)
-      problems.add(
-        `builders "${other}" and "${b.name}" both serve ${b.platform}: declare one builder per platform`,
-      );
-    else builderFor.set(b.platform, b.name);
-  }
-
+  const builderFor = readBuilders(opts, problems);
   const images = uniqueByName(catalog.images, "image", problems);
   const mirrors = uniqueByName(catalog.mirrors ?? [], "mirror", problems);
   for (const name of Object.keys(opts.contexts ?? {})) {
@@ -58,8 +50,59 @@ export function readInputs(catalog: Catalog, opts: PlanOptions, problems: Proble
     builderList: opts.builders.map((b) => `${b.name} (${b.platform})`).join(", ") || "none",
     images,
     mirrors,
-    variants: new Map((catalog.variants ?? []).map((v) => [v.name, v])),
+    variants: readVariants(catalog.variants ?? [], problems),
   };
+}
+
+/**
+ * Platform → builder. Each builder's platform is normalised like the catalog's (so `linux/aarch64`
+ * there meets `linux/arm64` here), its name checked against buildx's rule; two builders for one
+ * platform, or two names buildx would store as one (it lowercases), are problems.
+ */
+function readBuilders(opts: PlanOptions, problems: Problems): Map<string, string> {
+  const builderFor = new Map<string, string>();
+  const names = new Map<string, string>();
+  opts.builders.forEach((b, i) => {
+    const nameErr = builderNameError(b.name);
+    if (nameErr) problems.at(`config builders[${i}].name`, nameErr);
+    const other = names.get(builderNameKey(b.name));
+    if (other !== undefined)
+      problems.at(
+        `config builders[${i}].name`,
+        `builders "${other}" and "${b.name}" are one builder to buildx (it lowercases names)`,
+      );
+    names.set(builderNameKey(b.name), b.name);
+    const r = normalizePlatform(b.platform);
+    if ("error" in r) {
+      problems.at(`config builders[${i}].platform`, r.error);
+      return;
+    }
+    const prev = builderFor.get(r.platform);
+    if (prev)
+      problems.add(
+        `builders "${prev}" and "${b.name}" both serve ${r.platform}: declare one builder per platform`,
+      );
+    else builderFor.set(r.platform, b.name);
+  });
+  return builderFor;
+}
+
+/**
+ * Variants by name. Two variants with one name, or with one tag suffix, would publish the same tags
+ * twice; both are problems (of a name declared twice, the later entry is kept).
+ */
+function readVariants(list: readonly VariantDef[], problems: Problems): Map<string, VariantDef> {
+  const out = uniqueByName(list, "variant", problems);
+  const bySuffix = new Map<string, string>();
+  for (const v of list) {
+    const other = bySuffix.get(v.tagSuffix);
+    if (other !== undefined && other !== v.name)
+      problems.add(
+        `variants "${other}" and "${v.name}" have the same tagSuffix "${v.tagSuffix}": their tags would collide`,
+      );
+    bySuffix.set(v.tagSuffix, v.name);
+  }
+  return out;
 }
 
 function uniqueByName<T extends { name: string }>(

@@ -31,7 +31,12 @@ function planMirror(
     problems,
   );
   const repository = `${opts.registry}/${prefix}${m.repository}`;
+  pushed.claimRepository(repository, where, false);
   const refs = m.tags.map((t) => `${repository}:${releaseTag(t, opts.release, where, problems)}`);
+  refs.forEach((r, i) => {
+    if (refs.indexOf(r) !== i)
+      problems.at(where, `tag ${r.slice(repository.length + 1)} is listed twice`);
+  });
   refs.forEach((r) => pushed.claim(r, where));
   return { name: m.name, source: source ?? m.source, repository, refs, platforms: m.platforms };
 }
@@ -59,7 +64,14 @@ function pinnedSource(
   if (!source) {
     const dErr = digestError(m.digest as string);
     if (dErr) problems.at(where, dErr);
-    source = `${m.source.split("@")[0]}@${m.digest}`;
+    const [name, sourceDigest] = m.source.split("@");
+    // Two pins that disagree: which one the user meant cannot be guessed, so neither is used.
+    if (sourceDigest !== undefined && sourceDigest !== m.digest)
+      problems.at(
+        where,
+        `source ${m.source} is pinned to ${sourceDigest} but digest is ${m.digest}: keep one pin`,
+      );
+    source = `${name}@${m.digest}`;
   }
   try {
     if (!parseReference(source).digest && !allowUnpinned) {

@@ -93,6 +93,12 @@ export interface PlannedBuild {
   target?: string;
   base?: BaseLink;
   baseArg: string;
+  /**
+   * The catalog's `notSecret` names among this build's args (absent when none): the ArchImage puts
+   * them in the Image label `NOT_SECRET_LABEL` (estate/secrets.ts) so the policy pack honours the
+   * same opt-out.
+   */
+  notSecret?: string[];
 }
 
 /** One multi-arch index: an (image, tag) pair and the builds it joins. */

@@ -28,6 +28,7 @@ import {
   registryAuthRequired,
 } from "../../policy/policies";
 import { archOf, hasArchSegment, looksLikeRegistryRef, tagOf } from "../../policy/values";
+import { NOT_SECRET_LABEL } from "../../estate/secrets";
 
 const IMAGE = "docker-build:index:Image";
 const INDEX = "docker-build:index:Index";
@@ -405,6 +406,44 @@ describe("policy pack dayu-estate-policies", () => {
         await onImage(noSecretBuildArgs, (p) => ((p.buildArgs as Props).JETPACK = "5")),
         [],
       );
+    });
+    for (const name of ["NPM_PASS", "GITLAB_PAT", "SSH_KEY", "REGISTRY_AUTH"]) {
+      it(`refuses ${name}, by the planner's word rule (estate/secrets.ts)`, async () => {
+        assert.deepEqual(
+          await onImage(noSecretBuildArgs, (p) => ((p.buildArgs as Props)[name] = "x")),
+          [
+            `build arg ${name} looks like a credential: pass it as a BuildKit secret (Image secrets), never as a build arg`,
+          ],
+        );
+      });
+    }
+    it("accepts names that merely contain a word (TOKENIZERS_PARALLELISM, MAX_TOKENS)", async () => {
+      assert.deepEqual(
+        await onImage(noSecretBuildArgs, (p) => {
+          (p.buildArgs as Props).TOKENIZERS_PARALLELISM = "false";
+          (p.buildArgs as Props).MAX_TOKENS = "512";
+        }),
+        [],
+      );
+    });
+    it("refuses a URL with a password as a value, without quoting it", async () => {
+      const reported = await onImage(
+        noSecretBuildArgs,
+        (p) => ((p.buildArgs as Props).PIP_INDEX_URL = "https://bob:hunter2@pypi.internal/simple"),
+      );
+      assert.deepEqual(reported, [
+        "build arg PIP_INDEX_URL holds a URL with a password (user:password@): pass it as a BuildKit secret (Image secrets), never as a build arg",
+      ]);
+    });
+    it("honours the catalog's notSecret names from the Image label, for names only", async () => {
+      const mutate = (value: string) => (p: Props) => {
+        (p.buildArgs as Props).MODEL_AUTH = value;
+        (p.labels as Props)[NOT_SECRET_LABEL] = "MODEL_AUTH,OTHER";
+      };
+      assert.deepEqual(await onImage(noSecretBuildArgs, mutate("none")), []);
+      assert.deepEqual(await onImage(noSecretBuildArgs, mutate("https://u:p@h/")), [
+        "build arg MODEL_AUTH holds a URL with a password (user:password@): pass it as a BuildKit secret (Image secrets), never as a build arg",
+      ]);
     });
   });
 
