@@ -51,14 +51,17 @@ export function currentCredentials(
   stored: RegistryCredentials,
   config: StackConfigReader | undefined,
 ): RegistryCredentials {
-  const password = config?.get("registryPassword");
-  if (!password) return stored;
+  let password: string | undefined;
   let registry: { address?: unknown; username?: unknown } = {};
+  // The host builds the config from what the engine sent to `configure`; when it sent nothing, a
+  // lookup throws. Either way the stored credentials are the fallback.
   try {
+    password = config?.get("registryPassword");
     registry = JSON.parse(config?.get("registry") ?? "{}") as typeof registry;
   } catch {
     return stored;
   }
+  if (!password) return stored;
   if (registry.address !== stored.address) return stored;
   const username = typeof registry.username === "string" ? registry.username : stored.username;
   return { address: stored.address, username, password };

@@ -91,6 +91,26 @@ function killService(svc: "registry" | "buildkitd-arm64", signal: NodeJS.Signals
   process.kill(pid, signal);
 }
 
+/**
+ * Stops the registry and waits until its process is gone (it drains uploads for up to 15 s), so its
+ * storage can be unmounted; SIGKILL after 25 s.
+ */
+async function stopRegistry(): Promise<void> {
+  const pid = Number(fs.readFileSync(path.join(LOCAL, "run", "registry.pid"), "utf8").trim());
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 50 && alive(); i++) await sleep(500);
+  if (alive()) process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 10 && alive(); i++) await sleep(500);
+}
+
 /** The tiny catalog and its Dockerfiles. */
 function writeCatalog(): void {
   const dockerfile = (what: string) =>
@@ -451,8 +471,7 @@ describe("runtime faults on the local estate", function () {
   it("5. the registry's disk full: a clear error, nothing published half, converges once freed", async () => {
     const real = `${REG_DATA}.real`;
     const before = await liveIndexes(client, plan);
-    killService("registry", "SIGTERM");
-    await sleep(3000);
+    await stopRegistry();
     fs.renameSync(REG_DATA, real);
     fs.mkdirSync(REG_DATA, { mode: 0o700 });
     let mounted = false;
@@ -486,8 +505,7 @@ describe("runtime faults on the local estate", function () {
       await assertNoDanglingIndex(client, plan);
     } finally {
       // Free the space: the registry goes back to its real storage with what the tmpfs received.
-      killService("registry", "SIGTERM");
-      await sleep(3000);
+      await stopRegistry();
       if (mounted) {
         execFileSync("cp", ["-a", `${REG_DATA}/.`, real]);
         execFileSync("umount", [REG_DATA]);

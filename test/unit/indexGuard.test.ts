@@ -41,5 +41,11 @@ describe("IndexGuard credentials", () => {
     assert.deepEqual(currentCredentials(stored, ecr), stored);
     const broken = config({ registry: "{not json", registryPassword: "x" });
     assert.deepEqual(currentCredentials(stored, broken), stored);
+    const throwing = {
+      get: (): string | undefined => {
+        throw new TypeError("no config was sent");
+      },
+    };
+    assert.deepEqual(currentCredentials(stored, throwing), stored);
   });
 });
