@@ -33,6 +33,8 @@ export interface StackConfig {
   registryPassword: pulumi.Output<string>;
   /** docker-host / kubernetes registry: its htpasswd file and TLS key (secrets). */
   registryServer?: { htpasswd: pulumi.Output<string>; tlsKey: pulumi.Output<string> };
+  /** kubernetes registry with `pullUsername`: the read-only pull identity (secrets). */
+  registryPull?: { pullPassword: pulumi.Output<string>; pullHtpasswd: pulumi.Output<string> };
   /** By builder name, for docker-host and kubernetes builders: the daemon's TLS key (secret). */
   builderKeys: Record<string, pulumi.Output<string>>;
   /** Promote mode: the source registry's password (secret; empty without a username). */
@@ -83,6 +85,19 @@ function readSecrets(settings: EstateSettings, problems: Problems) {
     : promote.username
       ? required("promoteRegistryPassword", `for promote.registry.username "${promote.username}"`)
       : pulumi.secret("");
+  const pullUser = reg.mode === "kubernetes" ? reg.kubernetes?.pullUsername : undefined;
+  const registryPull = pullUser
+    ? {
+        pullPassword: required(
+          "registryPullPassword",
+          `for registry.kubernetes.pullUsername "${pullUser}"`,
+        ),
+        pullHtpasswd: required(
+          "registryPullHtpasswd",
+          `for registry.kubernetes.pullUsername "${pullUser}"`,
+        ),
+      }
+    : undefined;
   const builderKeys: Record<string, pulumi.Output<string>> = {};
   settings.builders.forEach((b, i) => {
     if (runsDaemon(b.mode) && b.tls) {
@@ -92,7 +107,14 @@ function readSecrets(settings: EstateSettings, problems: Problems) {
   const signingKey = settings.supplyChain.enabled
     ? signingKeyOf(settings, required, problems)
     : undefined;
-  return { registryPassword, registryServer, builderKeys, promotePassword, signingKey };
+  return {
+    registryPassword,
+    registryServer,
+    registryPull,
+    builderKeys,
+    promotePassword,
+    signingKey,
+  };
 }
 
 /** The cosign key pair: the public key is plain config, the private key and its password secrets. */

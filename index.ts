@@ -23,8 +23,16 @@ import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
 const projectDir = __dirname;
 const config = asRunError(() => loadStackConfig(projectDir));
-const { settings, files, registryPassword, registryServer, builderKeys, signingKey, source } =
-  config;
+const {
+  settings,
+  files,
+  registryPassword,
+  registryServer,
+  registryPull,
+  builderKeys,
+  signingKey,
+  source,
+} = config;
 // Each build's context narrowed to what it reads (estate/stage.ts), so previews are exact.
 const plan = asRunError(() =>
   stageContexts(planForSettings(settings, projectDir, diskFiles), projectDir),
@@ -48,6 +56,7 @@ const registry = new PrivateRegistry("registry", {
   password: registryPassword,
   caCert: files.registryCa,
   htpasswd: registryServer?.htpasswd,
+  pull: registryPull,
   tls: registryServer && { cert: files.registryTlsCert ?? "", key: registryServer.tlsKey },
   ecr: reg.ecr && { ...reg.ecr, ...repositoryPlan(flat) },
 });

@@ -122,6 +122,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
               ...daemonArgs,
               namespace: builderNamespace({ name: args.builderName, namespace: args.namespace }),
               serviceType: args.serviceType,
+              allowFrom: args.allowFrom,
               kubeContext: args.kubeContext,
             },
             child,

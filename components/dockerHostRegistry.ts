@@ -54,7 +54,7 @@ export class DockerHostRegistry extends pulumi.ComponentResource implements Esta
       // The images live here: a replaced container must find them again.
       { ...children, retainOnDelete: true },
     );
-    const env = registryEnv("127.0.0.1");
+    const env = registryEnv();
     this.container = new docker.Container(
       name,
       {

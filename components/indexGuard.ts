@@ -34,6 +34,48 @@ interface GuardState extends GuardInputs {
   /** The published index bytes (base64), put back when the tag drifted. */
   manifest: string;
   servedPlatforms: Record<string, string>;
+  /** {@link GUARD_STATE_VERSION} of the provider that wrote this state. */
+  stateVersion?: number;
+}
+
+/**
+ * Version of the provider code in a guard's state. `read` (refresh) runs the provider serialized in
+ * the state, not the program's; only create/update store the current one. Raising this makes the next
+ * `up` update every guard once (a read-back, nothing pushed), so refresh runs the current code.
+ * 2: `read` prefers the stack's current credentials.
+ */
+export const GUARD_STATE_VERSION = 2;
+
+/** What a dynamic provider's `configure` receives: the stack's config (secrets decrypted). */
+export interface StackConfigReader {
+  get(key: string): string | undefined;
+}
+
+/**
+ * The credentials to talk to the registry with. A `pulumi refresh` hands `read` the inputs stored in
+ * state, so after a password rotation the stored password is refused; the stack's current config
+ * (`registry` and the secret `registryPassword`, given to the provider's `configure`) wins when it
+ * names the same registry address. ECR (no `registryPassword`: a token from AWS) and a config that
+ * cannot be read keep the stored credentials.
+ */
+export function currentCredentials(
+  stored: RegistryCredentials,
+  config: StackConfigReader | undefined,
+): RegistryCredentials {
+  let password: string | undefined;
+  let registry: { address?: unknown; username?: unknown } = {};
+  // The host builds the config from what the engine sent to `configure`; when it sent nothing, a
+  // lookup throws. Either way the stored credentials are the fallback.
+  try {
+    password = config?.get("registryPassword");
+    registry = JSON.parse(config?.get("registry") ?? "{}") as typeof registry;
+  } catch {
+    return stored;
+  }
+  if (!password) return stored;
+  if (registry.address !== stored.address) return stored;
+  const username = typeof registry.username === "string" ? registry.username : stored.username;
+  return { address: stored.address, username, password };
 }
 
 async function verify(i: GuardInputs): Promise<GuardState> {
@@ -48,6 +90,7 @@ async function verify(i: GuardInputs): Promise<GuardState> {
     mediaType: back.mediaType,
     manifest: back.manifest,
     servedPlatforms: back.platforms,
+    stateVersion: GUARD_STATE_VERSION,
   };
 }
 
@@ -57,7 +100,14 @@ async function verify(i: GuardInputs): Promise<GuardState> {
  * serves now; when that differs from what was published (the tag was moved or deleted by hand), the
  * next `up` puts the published index back.
  */
-const provider: pulumi.dynamic.ResourceProvider = {
+const provider: pulumi.dynamic.ResourceProvider & { stackConfig?: StackConfigReader } = {
+  // The host calls configure once per provider process with the stack's current config; `read` is
+  // called as a method of this object, so it finds the config here (a captured module variable
+  // would not survive the closure serialization as shared state).
+  async configure(req: pulumi.dynamic.ConfigureRequest) {
+    this.stackConfig = req.config;
+  },
+
   async create(inputs: GuardInputs) {
     const outs = await verify(inputs);
     return { id: inputs.tag, outs };
@@ -65,15 +115,19 @@ const provider: pulumi.dynamic.ResourceProvider = {
 
   async read(id: string, props: GuardState) {
     const { repository, reference } = splitRef(props.tag);
-    const live = await clientFor(props.registry, props.caCert).resolve(repository, reference);
+    const live = await clientFor(
+      currentCredentials(props.registry, this.stackConfig),
+      props.caCert,
+    ).resolve(repository, reference);
     return { id, props: { ...props, liveDigest: live ?? "absent" } };
   },
 
   async diff(_id: string, olds: GuardState, news: GuardInputs) {
     const changed = olds.tag !== news.tag || inputsChanged(olds, news);
     const drifted = olds.liveDigest !== olds.publishedDigest;
+    const outdated = olds.stateVersion !== GUARD_STATE_VERSION;
     return {
-      changes: changed || drifted,
+      changes: changed || drifted || outdated,
       replaces: olds.tag !== news.tag ? ["tag"] : [],
       deleteBeforeReplace: false,
     };
@@ -125,6 +179,7 @@ export class IndexGuard extends pulumi.dynamic.Resource {
   public readonly publishedDigest!: pulumi.Output<string>;
   public readonly liveDigest!: pulumi.Output<string>;
   public readonly servedPlatforms!: pulumi.Output<Record<string, string>>;
+  public readonly stateVersion!: pulumi.Output<number>;
 
   constructor(name: string, args: IndexGuardArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -143,6 +198,7 @@ export class IndexGuard extends pulumi.dynamic.Resource {
         mediaType: undefined,
         manifest: undefined,
         servedPlatforms: undefined,
+        stateVersion: undefined,
       },
       { ...opts, additionalSecretOutputs: ["registry"] },
     );

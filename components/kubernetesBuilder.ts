@@ -1,11 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  type RunnerPeers,
   BUILDKIT_STATE_DIR,
   BUILDKIT_TLS_DIR,
   BUILDKIT_TLS_FILES,
   buildkitHealthCommand,
   buildkitdArgs,
+  builderNetworkPolicySpec,
   nodeSelectorFor,
   probeTiming,
 } from "../estate/backends";
@@ -16,8 +18,13 @@ import { BuildkitDaemonArgs } from "./builderCommon";
 export interface KubernetesBuilderArgs extends BuildkitDaemonArgs {
   /** Namespace created for this builder. */
   namespace: string;
-  /** Type of the Service exposing the daemon. Default `LoadBalancer`. */
+  /** Type of the Service exposing the daemon. Default `ClusterIP` (reachable inside the cluster). */
   serviceType?: pulumi.Input<ServiceType>;
+  /**
+   * Who may connect to the daemon (the Pulumi runner): the NetworkPolicy admits only these peers on
+   * the daemon's port. Default none: the policy admits nobody (the stack settings require it).
+   */
+  allowFrom?: RunnerPeers;
   /** kubeconfig context: when set, an explicit provider for it. Default: the ambient provider. */
   kubeContext?: string;
 }
@@ -25,7 +32,8 @@ export interface KubernetesBuilderArgs extends BuildkitDaemonArgs {
 /**
  * A BuildKit daemon in Kubernetes for one architecture: a Namespace, a Secret with its mTLS files, a
  * one-replica privileged Deployment pinned to nodes of that architecture (`kubernetes.io/arch`) with
- * its worker pinned to the platform, and a Service exposing the TCP port.
+ * its worker pinned to the platform, a Service exposing the TCP port (ClusterIP by default), and a
+ * NetworkPolicy admitting only the Pulumi runner on that port.
  */
 export class KubernetesBuilder extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:KubernetesBuilder";
@@ -35,6 +43,7 @@ export class KubernetesBuilder extends pulumi.ComponentResource {
   public readonly tlsSecret: k8s.core.v1.Secret;
   public readonly deployment: k8s.apps.v1.Deployment;
   public readonly service: k8s.core.v1.Service;
+  public readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
 
   constructor(name: string, args: KubernetesBuilderArgs, opts?: pulumi.ComponentResourceOptions) {
     super(KubernetesBuilder.type, name, {}, opts);
@@ -121,6 +130,16 @@ export class KubernetesBuilder extends pulumi.ComponentResource {
           selector: labels,
           ports: [{ name: "buildkitd", port: args.port, targetPort: args.port }],
         },
+      },
+      inNs,
+    );
+    // mTLS already refuses clients without a certificate; the policy keeps everyone else from even
+    // reaching a privileged daemon (a TLS stack bug, a leaked client key used from another pod).
+    this.networkPolicy = new k8s.networking.v1.NetworkPolicy(
+      `${name}-netpol`,
+      {
+        metadata: meta(`${args.builderName}-buildkitd`),
+        spec: builderNetworkPolicySpec(labels, args.port, args.allowFrom),
       },
       inNs,
     );

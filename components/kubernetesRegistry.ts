@@ -2,12 +2,15 @@ import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  REGISTRY_DEBUG_PORT,
+  PULL_FRONT_DEBUG_PORT,
   REGISTRY_PATHS,
   REGISTRY_PORT,
   dockerConfigJson,
+  pullAddress,
+  pullFrontEnv,
   registryCommand,
   registryEnv,
+  registryHealthCommand,
   probeTiming,
 } from "../estate/backends";
 import { KubernetesRegistrySettings, REGISTRY_DEFAULTS } from "../estate/settings";
@@ -32,14 +35,29 @@ export type KubernetesRegistryOptions = Omit<
 > &
   Partial<Pick<KubernetesRegistrySettings, Defaulted>>;
 
-/** Arguments of {@link KubernetesRegistry}. */
-export interface KubernetesRegistryArgs extends KubernetesRegistryOptions, RegistryServerArgs {}
+/** The read-only pull identity: its password and its htpasswd file (both handled as secrets). */
+export interface PullIdentityArgs {
+  /** Password of `pullUsername`. */
+  pullPassword: pulumi.Input<string>;
+  /** htpasswd file of the pull front, bcrypt, with an entry for `pullUsername` (only). */
+  pullHtpasswd: pulumi.Input<string>;
+}
+
+/**
+ * Arguments of {@link KubernetesRegistry}. With `pullUsername`, the pull identity is required: the
+ * pod gets the read-only pull front, and the pull Secrets carry that identity.
+ */
+export interface KubernetesRegistryArgs
+  extends KubernetesRegistryOptions, RegistryServerArgs, Partial<PullIdentityArgs> {}
 
 /**
  * A distribution registry in Kubernetes: its Namespace, the htpasswd and `kubernetes.io/tls`
  * Secrets, a PersistentVolumeClaim, a one-replica Deployment (TLS and auth always on, deletes
  * enabled, probes on the registry's health endpoint) and a Service; plus an image pull Secret in each
- * namespace that runs Dayu.
+ * namespace that runs Dayu. The pull Secrets carry the read-only pull identity (`pullUsername`), served
+ * by a second registry container in the same pod: read-only maintenance mode over the same volume, its
+ * own htpasswd, its own port (`pullPort`); the push user's password never leaves the registry's
+ * namespace.
  */
 export class KubernetesRegistry extends pulumi.ComponentResource implements EstateRegistry {
   public static readonly type = "dayu:estate:KubernetesRegistry";
@@ -50,6 +68,10 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
   public readonly provider?: k8s.Provider;
   public readonly namespace: k8s.core.v1.Namespace;
   public readonly htpasswdSecret: k8s.core.v1.Secret;
+  /** The pull front's htpasswd; undefined without `pullUsername`. */
+  public readonly pullHtpasswdSecret?: k8s.core.v1.Secret;
+  /** host:pullPort, where the pods pull from; undefined without `pullUsername`. */
+  public readonly pullAddress?: pulumi.Output<string>;
   public readonly tlsSecret: k8s.core.v1.Secret;
   public readonly claim: k8s.core.v1.PersistentVolumeClaim;
   public readonly deployment: k8s.apps.v1.Deployment;
@@ -114,10 +136,81 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
       { ...inNs, retainOnDelete: true },
     );
 
-    const probe = (initialDelaySeconds: number) => ({
-      httpGet: { path: "/debug/health", port: REGISTRY_DEBUG_PORT },
+    // The debug server listens on loopback only (pprof and metrics are unauthenticated), so the
+    // probes run inside the container rather than as httpGet from the kubelet.
+    const probe = (initialDelaySeconds: number, debugPort?: number) => ({
+      exec: { command: registryHealthCommand(debugPort) },
       ...probeTiming(initialDelaySeconds),
     });
+    const pullNamespaces =
+      args.pullSecretNamespaces ?? REGISTRY_DEFAULTS.kubernetes.pullSecretNamespaces;
+    if (pullNamespaces.length > 0 && !args.pullUsername) {
+      throw new pulumi.ResourceError(
+        "pullSecretNamespaces needs pullUsername: the pull Secrets never carry the push-and-delete user",
+        this,
+      );
+    }
+    const pullPort = args.pullPort ?? REGISTRY_DEFAULTS.kubernetes.pullPort;
+    const pull = args.pullUsername
+      ? {
+          username: args.pullUsername,
+          password:
+            args.pullPassword ??
+            (() => {
+              throw new pulumi.ResourceError("pullPassword is required with pullUsername", this);
+            })(),
+          htpasswd:
+            args.pullHtpasswd ??
+            (() => {
+              throw new pulumi.ResourceError("pullHtpasswd is required with pullUsername", this);
+            })(),
+        }
+      : undefined;
+    if (pull) {
+      this.pullHtpasswdSecret = new k8s.core.v1.Secret(
+        `${name}-pull-htpasswd`,
+        {
+          metadata: meta("dayu-registry-pull-htpasswd"),
+          type: "Opaque",
+          stringData: {
+            htpasswd: checkedHtpasswd(pull.htpasswd, pull.username, this, "registryPullHtpasswd"),
+          },
+        },
+        inNs,
+      );
+    }
+    const volumeMounts = [
+      {
+        name: "htpasswd",
+        mountPath: path.posix.dirname(REGISTRY_PATHS.htpasswd),
+        readOnly: true,
+      },
+      {
+        name: "tls",
+        mountPath: path.posix.dirname(REGISTRY_PATHS.tlsCert),
+        readOnly: true,
+      },
+      { name: "data", mountPath: REGISTRY_PATHS.storage },
+    ];
+    // The same volume, mounted read-only as well: the front never writes, whatever its config says.
+    const front = pull && {
+      name: "registry-pull",
+      image: args.image,
+      command: registryCommand(REGISTRY_PATHS.pullHtpasswd),
+      env: Object.entries(pullFrontEnv(pullPort)).map(([k, v]) => ({ name: k, value: v })),
+      ports: [{ name: "pull", containerPort: pullPort }],
+      readinessProbe: probe(5, PULL_FRONT_DEBUG_PORT),
+      livenessProbe: probe(30, PULL_FRONT_DEBUG_PORT),
+      volumeMounts: [
+        {
+          name: "pull-htpasswd",
+          mountPath: path.posix.dirname(REGISTRY_PATHS.pullHtpasswd),
+          readOnly: true,
+        },
+        volumeMounts[1],
+        { ...volumeMounts[2], readOnly: true },
+      ],
+    };
     this.deployment = new k8s.apps.v1.Deployment(
       name,
       {
@@ -136,27 +229,13 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
                   image: args.image,
                   // Refuses to start when a Secret file is missing (see registryCommand).
                   command: registryCommand(),
-                  env: Object.entries(registryEnv("")).map(([k, v]) => ({ name: k, value: v })),
-                  ports: [
-                    { name: "registry", containerPort: REGISTRY_PORT },
-                    { name: "debug", containerPort: REGISTRY_DEBUG_PORT },
-                  ],
+                  env: Object.entries(registryEnv()).map(([k, v]) => ({ name: k, value: v })),
+                  ports: [{ name: "registry", containerPort: REGISTRY_PORT }],
                   readinessProbe: probe(5),
                   livenessProbe: probe(30),
-                  volumeMounts: [
-                    {
-                      name: "htpasswd",
-                      mountPath: path.posix.dirname(REGISTRY_PATHS.htpasswd),
-                      readOnly: true,
-                    },
-                    {
-                      name: "tls",
-                      mountPath: path.posix.dirname(REGISTRY_PATHS.tlsCert),
-                      readOnly: true,
-                    },
-                    { name: "data", mountPath: REGISTRY_PATHS.storage },
-                  ],
+                  volumeMounts,
                 },
+                ...(front ? [front] : []),
               ],
               volumes: [
                 {
@@ -168,6 +247,17 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
                   secret: { secretName: this.tlsSecret.metadata.name, optional: false },
                 },
                 { name: "data", persistentVolumeClaim: { claimName: this.claim.metadata.name } },
+                ...(this.pullHtpasswdSecret
+                  ? [
+                      {
+                        name: "pull-htpasswd",
+                        secret: {
+                          secretName: this.pullHtpasswdSecret.metadata.name,
+                          optional: false,
+                        },
+                      },
+                    ]
+                  : []),
               ],
             },
           },
@@ -182,7 +272,10 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
         spec: {
           type: args.serviceType ?? REGISTRY_DEFAULTS.kubernetes.serviceType,
           selector: labels,
-          ports: [{ name: "registry", port: REGISTRY_PORT, targetPort: REGISTRY_PORT }],
+          ports: [
+            { name: "registry", port: REGISTRY_PORT, targetPort: REGISTRY_PORT },
+            ...(pull ? [{ name: "pull", port: pullPort, targetPort: pullPort }] : []),
+          ],
         },
       },
       inNs,
@@ -196,13 +289,14 @@ export class KubernetesRegistry extends pulumi.ComponentResource implements Esta
       this.deployment.id,
       this.service.id,
     ]);
+    if (pull) this.pullAddress = pulumi.output(pullAddress(args.address, pullPort));
+    // Without a pull identity there are no pull namespaces (refused above), so no Secret is made.
     const pullConfig = pulumi.secret(
       pulumi
-        .all([args.address, args.username, args.password])
+        .all([pullAddress(args.address, pullPort), pull?.username ?? "", pull?.password ?? ""])
         .apply(([a, u, p]) => dockerConfigJson(a, u, p)),
     );
-    for (const ns of args.pullSecretNamespaces ??
-      REGISTRY_DEFAULTS.kubernetes.pullSecretNamespaces) {
+    for (const ns of pull ? pullNamespaces : []) {
       this.pullSecrets[ns] = new k8s.core.v1.Secret(
         `${name}-pull-${ns}`,
         {

@@ -6,7 +6,11 @@ import { RegistryCredentials, secretCredentials } from "./credentials";
 // stack that never uses them.
 import type { DockerHostRegistry, DockerHostRegistryOptions } from "./dockerHostRegistry";
 import type { EcrRegistry, EcrRegistryOptions } from "./ecrRegistry";
-import type { KubernetesRegistry, KubernetesRegistryOptions } from "./kubernetesRegistry";
+import type {
+  KubernetesRegistry,
+  KubernetesRegistryOptions,
+  PullIdentityArgs,
+} from "./kubernetesRegistry";
 import { loadMode } from "./loadMode";
 import { EstateRegistry } from "./registryCommon";
 
@@ -37,6 +41,8 @@ export interface PrivateRegistryArgs {
   dockerHost?: DockerHostRegistryOptions;
   /** kubernetes mode: where and how the registry runs in the cluster. Required there. */
   kubernetes?: KubernetesRegistryOptions;
+  /** kubernetes mode with `kubernetes.pullUsername`: the read-only pull identity (secrets). */
+  pull?: PullIdentityArgs;
   /** ecr mode: region, account, repositories and expiry. Required there. */
   ecr?: EcrRegistryOptions;
 }
@@ -99,7 +105,7 @@ export class PrivateRegistry extends pulumi.ComponentResource implements EstateR
           loadMode<typeof import("./kubernetesRegistry")>("./kubernetesRegistry");
         this.backend = new KubernetesRegistry(
           `${name}-kubernetes`,
-          { ...(args.kubernetes ?? fail("kubernetes is required")), ...server() },
+          { ...(args.kubernetes ?? fail("kubernetes is required")), ...server(), ...args.pull },
           child,
         );
         break;

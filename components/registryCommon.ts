@@ -43,13 +43,14 @@ export function checkedHtpasswd(
   htpasswd: pulumi.Input<string>,
   username: pulumi.Input<string>,
   resource: pulumi.Resource,
+  key = "registryHtpasswd",
 ): pulumi.Output<string> {
   return pulumi.secret(
     pulumi.all([htpasswd, username]).apply(([content, user]) => {
       const problem = htpasswdProblem(content, user);
       if (problem) {
         throw new pulumi.ResourceError(
-          `${pulumi.getProject()}:registryHtpasswd (secret) in Pulumi.${pulumi.getStack()}.yaml ${problem}; set it with: htpasswd -Bbn ${user} "$PASSWORD" | pulumi config set --secret registryHtpasswd`,
+          `${pulumi.getProject()}:${key} (secret) in Pulumi.${pulumi.getStack()}.yaml ${problem}; set it with: htpasswd -Bbn ${user} "$PASSWORD" | pulumi config set --secret ${key}`,
           resource,
         );
       }

@@ -42,8 +42,16 @@ export function probeTiming(initialDelaySeconds: number) {
 
 /** Port the registry serves the API on, inside its container. */
 export const REGISTRY_PORT = 5000;
-/** Port of the registry's debug server, which answers `/debug/health`; never published. */
+/**
+ * Port of the registry's debug server, which answers `/debug/health` and serves Prometheus metrics
+ * and pprof: bound to loopback in every mode ({@link REGISTRY_DEBUG_HOST}), never published.
+ */
 export const REGISTRY_DEBUG_PORT = 5001;
+/**
+ * The only address the registry's debug server binds, in a container and in a pod alike: pprof and
+ * the metrics are unauthenticated, so only the in-container health check may reach them.
+ */
+export const REGISTRY_DEBUG_HOST = "127.0.0.1";
 /**
  * Where the registry finds its files, in the container (docker-host) or the pod (kubernetes). The
  * file names are the keys of the Kubernetes Secrets mounted on their directories (`htpasswd`, and
@@ -51,6 +59,8 @@ export const REGISTRY_DEBUG_PORT = 5001;
  */
 export const REGISTRY_PATHS = {
   htpasswd: "/auth/htpasswd",
+  /** The read-only pull front's own htpasswd (the pull identity only). */
+  pullHtpasswd: "/auth-pull/htpasswd",
   tlsCert: "/certs/tls.crt",
   tlsKey: "/certs/tls.key",
   storage: "/var/lib/registry",
@@ -58,10 +68,10 @@ export const REGISTRY_PATHS = {
 
 /**
  * The registry's configuration as `REGISTRY_*` environment overrides of the image's config file:
- * TLS, htpasswd auth, deletes enabled (garbage collection and the estate's cleanup need them).
- * `debugHost` is the address the debug server binds (loopback where only the container probes it).
+ * TLS, htpasswd auth, deletes enabled (garbage collection and the estate's cleanup need them), and
+ * the debug server on loopback only ({@link REGISTRY_DEBUG_HOST}).
  */
-export function registryEnv(debugHost: string): Record<string, string> {
+export function registryEnv(): Record<string, string> {
   return {
     REGISTRY_HTTP_ADDR: `:${REGISTRY_PORT}`,
     REGISTRY_HTTP_TLS_CERTIFICATE: REGISTRY_PATHS.tlsCert,
@@ -71,7 +81,7 @@ export function registryEnv(debugHost: string): Record<string, string> {
     REGISTRY_AUTH_HTPASSWD_PATH: REGISTRY_PATHS.htpasswd,
     REGISTRY_STORAGE_DELETE_ENABLED: "true",
     REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: REGISTRY_PATHS.storage,
-    REGISTRY_HTTP_DEBUG_ADDR: `${debugHost}:${REGISTRY_DEBUG_PORT}`,
+    REGISTRY_HTTP_DEBUG_ADDR: `${REGISTRY_DEBUG_HOST}:${REGISTRY_DEBUG_PORT}`,
   };
 }
 
@@ -81,10 +91,10 @@ export function registryEnv(debugHost: string): Record<string, string> {
  * anyway. This wrapper refuses to start without the htpasswd file and the TLS pair, then hands over
  * to `registry serve` with the image's own config file (its path differs between 2.x and 3.x).
  */
-export function registryCommand(): string[] {
+export function registryCommand(htpasswd: string = REGISTRY_PATHS.htpasswd): string[] {
   const p = REGISTRY_PATHS;
   const script = [
-    `for f in ${p.htpasswd} ${p.tlsCert} ${p.tlsKey}; do`,
+    `for f in ${htpasswd} ${p.tlsCert} ${p.tlsKey}; do`,
     `  if [ ! -s "$f" ]; then echo "dayu: $f is missing or empty: refusing to start" >&2; exit 1; fi`,
     "done",
     "for c in /etc/distribution/config.yml /etc/docker/registry/config.yml; do",
@@ -95,9 +105,46 @@ export function registryCommand(): string[] {
   return ["/bin/sh", "-c", script];
 }
 
-/** Argv of the in-container health check: the debug server's storage health endpoint. */
-export function registryHealthCommand(): string[] {
-  return ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${REGISTRY_DEBUG_PORT}/debug/health`];
+/** Port of the read-only pull front's debug server (loopback; the registry's own has 5001). */
+export const PULL_FRONT_DEBUG_PORT = 5003;
+
+/**
+ * The read-only pull front: the same registry over the same storage, in distribution's read-only
+ * maintenance mode (uploads and deletes answer 405; checked with distribution v3.1), on its own port
+ * with its own htpasswd, so the identity in the pods' pull Secrets can pull and nothing else. htpasswd
+ * has no per-user scopes; a second process is how one registry gets a read-only user. The JSON form of
+ * the variable is the one distribution reads (`..._READONLY_ENABLED` is ignored).
+ */
+export function pullFrontEnv(pullPort: number): Record<string, string> {
+  return {
+    ...registryEnv(),
+    REGISTRY_HTTP_ADDR: `:${pullPort}`,
+    REGISTRY_AUTH_HTPASSWD_PATH: REGISTRY_PATHS.pullHtpasswd,
+    REGISTRY_AUTH_HTPASSWD_REALM: "Dayu registry (pull only)",
+    REGISTRY_STORAGE_DELETE_ENABLED: "false",
+    REGISTRY_STORAGE_MAINTENANCE_READONLY: '{"enabled":true}',
+    REGISTRY_HTTP_DEBUG_ADDR: `${REGISTRY_DEBUG_HOST}:${PULL_FRONT_DEBUG_PORT}`,
+  };
+}
+
+/** `host[:port]` → `host:pullPort`: where the pods pull from. */
+export function pullAddress(address: string, pullPort: number): string {
+  const host = address.replace(/:\d+$/, "");
+  return `${host}:${pullPort}`;
+}
+
+/**
+ * Argv of the in-container health check (docker-host health check, Kubernetes exec probes): the
+ * debug server's storage health endpoint, reachable only from inside the container.
+ */
+export function registryHealthCommand(debugPort: number = REGISTRY_DEBUG_PORT): string[] {
+  return [
+    "wget",
+    "-q",
+    "-O",
+    "/dev/null",
+    `http://${REGISTRY_DEBUG_HOST}:${debugPort}/debug/health`,
+  ];
 }
 
 const BCRYPT_LINE = /^([^:\s]+):\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
@@ -163,6 +210,26 @@ export function buildkitdArgs(platform: string, port: number): string[] {
   ];
 }
 
+/**
+ * Listen addresses in a daemon's or registry's arguments and environment that are not loopback,
+ * besides the one API address that is meant to be reached (with mTLS or TLS): a debug or metrics
+ * listener among them (buildkitd `--debugaddr`, the registry's `http.debug.addr`) would serve pprof
+ * and metrics without authentication. Empty when nothing else is exposed.
+ */
+export function exposedDebugListeners(args: string[], env: Record<string, string>): string[] {
+  const loopback = (addr: string) => /^(127\.0\.0\.1|\[::1\]|localhost):\d+$/.test(addr);
+  const found: string[] = [];
+  args.forEach((a, i) => {
+    const inline = /^--debugaddr=(.*)$/.exec(a);
+    const value = inline ? inline[1] : a === "--debugaddr" ? args[i + 1] : undefined;
+    if (value !== undefined && !loopback(value)) found.push(`--debugaddr ${value}`);
+  });
+  for (const [k, v] of Object.entries(env)) {
+    if (/^REGISTRY_HTTP_DEBUG_ADDR$/.test(k) && !loopback(v)) found.push(`${k}=${v}`);
+  }
+  return found;
+}
+
 /** Argv of the daemon's health check, over its local socket (no client certificate needed). */
 export function buildkitHealthCommand(): string[] {
   return ["buildctl", "--addr", BUILDKIT_SOCKET, "debug", "workers"];
@@ -173,6 +240,61 @@ export function endpointHostPort(endpoint: string): { host: string; port: number
   const m = /^tcp:\/\/([^/:]+):(\d+)$/.exec(endpoint);
   if (!m) throw new Error(`"${endpoint}" is not tcp://host:port`);
   return { host: m[1], port: Number(m[2]) };
+}
+
+/**
+ * Who may open a connection to a Kubernetes BuildKit daemon: the Pulumi runner, by address range
+ * and/or by pod labels (in namespaces with `namespaceSelector` labels, else the daemon's namespace).
+ */
+export interface RunnerPeers {
+  /** CIDR ranges of the runner, e.g. `10.20.0.0/24`. */
+  cidrs?: string[];
+  /** Labels of the runner's pods. */
+  podSelector?: Record<string, string>;
+  /** Labels of the runner's namespace (with `podSelector`: its pods there; alone: every pod there). */
+  namespaceSelector?: Record<string, string>;
+}
+
+/** One `from` peer of a NetworkPolicy ingress rule. */
+export interface PolicyPeer {
+  ipBlock?: { cidr: string };
+  podSelector?: { matchLabels: Record<string, string> };
+  namespaceSelector?: { matchLabels: Record<string, string> };
+}
+
+/** The parts of a NetworkPolicy spec the builder's policy uses. */
+export interface BuilderPolicySpec {
+  podSelector: { matchLabels: Record<string, string> };
+  policyTypes: string[];
+  ingress: { from: PolicyPeer[]; ports: { protocol: string; port: number }[] }[];
+}
+
+/**
+ * The NetworkPolicy spec of a Kubernetes BuildKit daemon: ingress to its pods only from the runner,
+ * on the daemon's port; everything else refused (a policy with an empty `from` list would admit
+ * every peer, so no peers means an empty ingress list: nobody).
+ */
+export function builderNetworkPolicySpec(
+  podLabels: Record<string, string>,
+  port: number,
+  runner: RunnerPeers | undefined,
+): BuilderPolicySpec {
+  const from: PolicyPeer[] = (runner?.cidrs ?? []).map((cidr) => ({
+    ipBlock: { cidr },
+  }));
+  if (runner?.podSelector !== undefined || runner?.namespaceSelector !== undefined) {
+    from.push({
+      ...(runner.podSelector ? { podSelector: { matchLabels: runner.podSelector } } : {}),
+      ...(runner.namespaceSelector
+        ? { namespaceSelector: { matchLabels: runner.namespaceSelector } }
+        : {}),
+    });
+  }
+  return {
+    podSelector: { matchLabels: podLabels },
+    policyTypes: ["Ingress"],
+    ingress: from.length === 0 ? [] : [{ from, ports: [{ protocol: "TCP", port }] }],
+  };
 }
 
 /** `linux/arm64` → the node labels `kubernetes.io/os: linux`, `kubernetes.io/arch: arm64`. */

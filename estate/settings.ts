@@ -13,6 +13,7 @@
  */
 import Ajv, { ErrorObject, JSONSchemaType } from "ajv";
 import { isMap, isScalar, parse as parseYaml, parseDocument } from "yaml";
+import type { RunnerPeers } from "./backends";
 import { EstateInputError, Problems, stackKey } from "./problems";
 
 /** The stack's environment. Non-dev stacks require auth, TLS and mTLS, and protect releases. */
@@ -35,12 +36,19 @@ export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
 export type ServiceType = (typeof SERVICE_TYPES)[number];
 
 /**
- * Default registry image. Distribution v3: with 2.x, `garbage-collect --delete-untagged` removes the
- * untagged per-arch children of multi-arch indexes (fixed only in v3).
+ * Default registry image, pinned by digest (non-dev stacks accept nothing else: a tag can be moved
+ * under a running estate). Distribution v3: with 2.x, `garbage-collect --delete-untagged` removes the
+ * untagged per-arch children of multi-arch indexes (fixed only in v3). The digest is the multi-arch
+ * index of `registry:3.0.0` (the pin public projects use; check it with `docker buildx imagetools
+ * inspect registry:3.0.0` before a first prod rollout).
  */
-export const DEFAULT_REGISTRY_IMAGE = "registry:3.0.0";
-/** Default BuildKit image of the docker-host and kubernetes builder modes. */
-export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.31.0";
+export const DEFAULT_REGISTRY_IMAGE =
+  "registry:3.0.0@sha256:6c5666b861f3505b116bb9aa9b25175e71210414bd010d92035ff64018f9457e";
+/** Default BuildKit image of the docker-host and kubernetes builder modes, pinned by digest. */
+export const DEFAULT_BUILDKIT_IMAGE =
+  "moby/buildkit:v0.31.0@sha256:a095b3d11ce1a9a05b6064ef515dfca0291ec5bcf2ea8178da8f6461924294e1";
+/** An image reference pinned by digest, as non-dev stacks require for the services they run. */
+export const DIGEST_PINNED = /@sha256:[0-9a-f]{64}$/;
 
 /**
  * The secret keys of every stack (besides the builder keys named by `builders[i].tls.keySecret`).
@@ -53,6 +61,8 @@ export const SECRET_KEYS = [
   "promoteRegistryPassword",
   "cosignPrivateKey",
   "cosignPassword",
+  "registryPullPassword",
+  "registryPullHtpasswd",
 ] as const;
 
 /** SBOM formats syft writes (the same names as lib/supplyChain's `SbomFormat`). */
@@ -80,6 +90,8 @@ export interface KubernetesRegistrySettings {
   image: string;
   tlsCertFile: string;
   pullSecretNamespaces: string[];
+  pullUsername?: string;
+  pullPort: number;
   serviceType: ServiceType;
   kubeContext?: string;
 }
@@ -126,6 +138,7 @@ export interface BuilderSettings {
   namespace?: string;
   image?: string;
   serviceType?: ServiceType;
+  allowFrom?: RunnerPeers;
   kubeContext?: string;
 }
 
@@ -297,6 +310,18 @@ const kubernetesSchema: JSONSchemaType<KubernetesRegistrySettings> = {
       },
       default: [],
     },
+    pullUsername: optStr(
+      "User of the read-only pull front (a second registry process in read-only mode over the same storage, with its own htpasswd: the secrets registryPullPassword and registryPullHtpasswd). The pull Secrets carry this identity, which cannot push or delete. Required with pullSecretNamespaces.",
+    ),
+    pullPort: {
+      type: "integer",
+      description:
+        "Port of the read-only pull front (Service and container); Dayu's pods pull from <host>:pullPort.",
+      minimum: 1,
+      maximum: 65535,
+      errorMessage: "must be a port number",
+      default: 5002,
+    },
     serviceType: { ...serviceType, default: "LoadBalancer" },
     kubeContext: optStr("kubeconfig context. Default: the ambient Kubernetes provider."),
   },
@@ -398,8 +423,42 @@ const builderTlsSchema: JSONSchemaType<BuilderTlsSettings> = {
   },
 };
 
-/** Defaults of a kubernetes builder (a `then` branch of the builder schema holds them). */
-export const KUBERNETES_BUILDER_DEFAULTS = { serviceType: "LoadBalancer" as ServiceType };
+/**
+ * Defaults of a kubernetes builder (a `then` branch of the builder schema holds them): ClusterIP, so
+ * a privileged daemon is not put on a load balancer unless a stack asks for it.
+ */
+export const KUBERNETES_BUILDER_DEFAULTS = { serviceType: "ClusterIP" as ServiceType };
+
+const labelMap = (description: string) => ({
+  type: "object" as const,
+  description,
+  required: [] as const,
+  additionalProperties: { type: "string" as const },
+  nullable: true as const,
+});
+
+const runnerPeersSchema: JSONSchemaType<RunnerPeers> = {
+  type: "object",
+  description:
+    "kubernetes mode: who may reach the daemon (the Pulumi runner); its NetworkPolicy admits only these. Required in kubernetes mode.",
+  additionalProperties: false,
+  required: [],
+  properties: {
+    cidrs: {
+      type: "array",
+      description: "Address ranges of the runner, e.g. 10.20.0.0/24.",
+      items: {
+        type: "string",
+        description: "A CIDR range.",
+        pattern: "^[0-9a-fA-F:.]+/\\d{1,3}$",
+        errorMessage: "must be a list of CIDR ranges such as 10.20.0.0/24",
+      },
+      nullable: true,
+    },
+    podSelector: labelMap("Labels of the runner's pods."),
+    namespaceSelector: labelMap("Labels of the runner's namespace."),
+  },
+};
 
 const builderSchema: JSONSchemaType<BuilderSettings> = {
   type: "object",
@@ -438,6 +497,7 @@ const builderSchema: JSONSchemaType<BuilderSettings> = {
       errorMessage: "must be pinned to a version or digest",
     },
     serviceType: { ...serviceType, nullable: true },
+    allowFrom: { ...runnerPeersSchema, nullable: true },
     kubeContext: optStr("kubernetes mode: kubeconfig context. Default: the ambient provider."),
   },
   // Defaults that only exist in some modes (ajv fills defaults in a `then` branch).
@@ -472,7 +532,7 @@ export const REGISTRY_DEFAULTS = {
   >,
   kubernetes: defaultsOf(kubernetesSchema) as Pick<
     KubernetesRegistrySettings,
-    "namespace" | "storageSize" | "image" | "pullSecretNamespaces" | "serviceType"
+    "namespace" | "storageSize" | "image" | "pullSecretNamespaces" | "pullPort" | "serviceType"
   >,
   ecr: defaultsOf(ecrSchema) as Pick<EcrRegistrySettings, "expireTemporaryAfterDays">,
 };
@@ -592,7 +652,7 @@ export const stackConfigSchema: JSONSchemaType<StackConfig> = {
     builders: {
       type: "array",
       description:
-        "One buildx builder per platform: [{ name, platform, mode?, endpoint?, tls?, dockerHost?, namespace?, image?, serviceType?, kubeContext? }].",
+        "One buildx builder per platform: [{ name, platform, mode?, endpoint?, tls?, dockerHost?, namespace?, image?, serviceType?, allowFrom?, kubeContext? }].",
       minItems: 1,
       errorMessage: "must be a list of { name, platform } with one builder per platform",
       items: builderSchema,
@@ -915,6 +975,24 @@ function registryRules(c: StackConfig, problems: Problems): string {
     return derived;
   }
   if (!reg.address) problems.at("registry.address", "is required");
+  const k8s = reg.mode === "kubernetes" ? reg.kubernetes : undefined;
+  if (k8s && k8s.pullSecretNamespaces.length > 0 && !k8s.pullUsername) {
+    problems.at(
+      "registry.kubernetes.pullUsername",
+      "is required with pullSecretNamespaces: the pods' pull Secrets get a read-only identity of their own, never the push-and-delete user (set it, and the secrets registryPullPassword and registryPullHtpasswd)",
+    );
+  } else if (k8s?.pullUsername !== undefined && k8s.pullUsername === reg.username) {
+    problems.at(
+      "registry.kubernetes.pullUsername",
+      `must differ from registry.username ("${reg.username}"): that user can push and delete`,
+    );
+  }
+  if (k8s && k8s.pullPort === 5000) {
+    problems.at(
+      "registry.kubernetes.pullPort",
+      "5000 is the registry's own port: choose another for the read-only front",
+    );
+  }
   if (!reg.username && runsRegistry(reg.mode)) {
     problems.at(
       "registry.username",
@@ -1000,7 +1078,13 @@ function builderRules(
   else if (b.dockerHost && b.mode !== "docker-host") {
     at(".dockerHost", `is only read in docker-host mode (mode is "${b.mode}")`);
   }
-  for (const k of ["namespace", "serviceType", "kubeContext"] as const) {
+  if (b.mode === "kubernetes" && !hasPeers(b.allowFrom)) {
+    at(
+      ".allowFrom",
+      "is required in kubernetes mode: the daemon's NetworkPolicy admits only the Pulumi runner (allowFrom.cidrs, allowFrom.podSelector or allowFrom.namespaceSelector)",
+    );
+  }
+  for (const k of ["namespace", "serviceType", "allowFrom", "kubeContext"] as const) {
     if (b[k] !== undefined && b.mode !== "kubernetes")
       at(`.${k}`, `is only read in kubernetes mode (mode is "${b.mode}")`);
   }
@@ -1010,6 +1094,54 @@ function builderRules(
   // A computed default, so it cannot live in the schema: it depends on the builder's name.
   const namespace = b.mode === "kubernetes" ? builderNamespace(b) : undefined;
   return { ...b, namespace };
+}
+
+/** Whether a runner description names at least one peer (an empty one would admit nobody). */
+function hasPeers(p: RunnerPeers | undefined): boolean {
+  return (
+    (p?.cidrs?.length ?? 0) > 0 ||
+    Object.keys(p?.podSelector ?? {}).length > 0 ||
+    Object.keys(p?.namespaceSelector ?? {}).length > 0
+  );
+}
+
+/**
+ * What a non-dev stack requires of the services the program runs, beyond auth and TLS: Docker hosts
+ * reached over ssh (a plain `tcp://` Docker API is root on the host for anyone on the network; this
+ * program passes no Docker TLS client certificate, so TLS to a Docker host is not available here),
+ * and registry and BuildKit images pinned by digest (a tag can be moved under a running estate).
+ */
+function nonDevRules(c: StackConfig, builders: BuilderSettings[], problems: Problems): void {
+  if (c.environment === "dev") return;
+  const env = c.environment;
+  const dockerHost = (key: string, host: string | undefined) => {
+    if (host?.startsWith("tcp://")) {
+      problems.at(
+        key,
+        `"${host}" is a plain-TCP Docker API; a ${env} stack reaches Docker hosts over ssh only (ssh://user@host)`,
+      );
+    }
+  };
+  const digest = (key: string, image: string | undefined) => {
+    if (image !== undefined && !DIGEST_PINNED.test(image)) {
+      problems.at(
+        key,
+        `"${image}" must be pinned by digest on a ${env} stack (image:tag@sha256:…; docker buildx imagetools inspect ${image} prints it)`,
+      );
+    }
+  };
+  const reg = c.registry;
+  if (reg.mode === "docker-host" && reg.dockerHost) {
+    dockerHost("registry.dockerHost.host", reg.dockerHost.host);
+    digest("registry.dockerHost.image", reg.dockerHost.image);
+  }
+  if (reg.mode === "kubernetes" && reg.kubernetes) {
+    digest("registry.kubernetes.image", reg.kubernetes.image);
+  }
+  builders.forEach((b, i) => {
+    if (b.mode === "docker-host") dockerHost(`builders[${i}].dockerHost`, b.dockerHost);
+    if (runsDaemon(b.mode)) digest(`builders[${i}].image`, b.image);
+  });
 }
 
 /** Names and namespaces that must be unique across builders and the registry. */
@@ -1044,6 +1176,7 @@ export function crossFieldRules(c: StackConfig, stack: string, problems: Problem
   uniquenessRules(c, builders, problems);
   const supplyChain =
     c.supplyChain.enabled === "auto" ? c.environment !== "dev" : c.supplyChain.enabled;
+  nonDevRules(c, builders, problems);
   return {
     ...c,
     stack,

@@ -9,7 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   buildkitHealthCommand,
   buildkitdArgs,
+  builderNetworkPolicySpec,
   endpointHostPort,
+  exposedDebugListeners,
   nodeSelectorFor,
 } from "../../estate/backends";
 import {
@@ -76,6 +78,40 @@ describe("builder modes: pure decisions", () => {
       "debug",
       "workers",
     ]);
+  });
+
+  it("buildkitd serves no debug listener beyond loopback", () => {
+    assert.deepEqual(exposedDebugListeners(buildkitdArgs("linux/arm64", 1234), {}), []);
+  });
+
+  it("admits only the runner to a Kubernetes daemon, and nobody when no runner is given", () => {
+    const labels = { "dayu.dev/builder": "dayu-arm64" };
+    assert.deepEqual(
+      builderNetworkPolicySpec(labels, 1234, {
+        cidrs: ["10.20.0.0/24"],
+        podSelector: { app: "pulumi-runner" },
+        namespaceSelector: { team: "ci" },
+      }),
+      {
+        podSelector: { matchLabels: labels },
+        policyTypes: ["Ingress"],
+        ingress: [
+          {
+            from: [
+              { ipBlock: { cidr: "10.20.0.0/24" } },
+              {
+                podSelector: { matchLabels: { app: "pulumi-runner" } },
+                namespaceSelector: { matchLabels: { team: "ci" } },
+              },
+            ],
+            ports: [{ protocol: "TCP", port: 1234 }],
+          },
+        ],
+      },
+    );
+    // An ingress rule with an empty `from` would admit every peer: no runner means no rule.
+    assert.deepEqual(builderNetworkPolicySpec(labels, 1234, undefined).ingress, []);
+    assert.deepEqual(builderNetworkPolicySpec(labels, 1234, {}).ingress, []);
   });
 
   it("reads host and port from a tcp:// endpoint only", () => {
@@ -248,11 +284,19 @@ describe("builder modes under mocks", function () {
           image: IMAGE,
           namespace: `buildkit-${arch}`,
           serviceType: "LoadBalancer",
+          allowFrom: { cidrs: ["10.20.0.0/24"] },
           tls: tlsOf(arch),
         });
         built[arch] = b;
         const d = b.daemon as KubernetesBuilder;
-        await settle(d.namespace, d.tlsSecret, d.deployment, d.service, b.entry as pulumi.Resource);
+        await settle(
+          d.namespace,
+          d.tlsSecret,
+          d.deployment,
+          d.service,
+          d.networkPolicy,
+          b.entry as pulumi.Resource,
+        );
       }
     });
 
@@ -312,6 +356,29 @@ describe("builder modes under mocks", function () {
         ]);
       });
 
+      it(`${arch}: a NetworkPolicy admitting only the runner on the daemon's port`, () => {
+        const np = one(`bk8s-${arch}`, "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs as {
+          metadata: Record<string, unknown>;
+          spec: Record<string, unknown>;
+        };
+        assert.equal(np.metadata.namespace, `buildkit-${arch}`);
+        assert.deepEqual(np.spec, {
+          podSelector: {
+            matchLabels: {
+              "app.kubernetes.io/name": "buildkitd",
+              "dayu.dev/builder": `dayu-${arch}`,
+            },
+          },
+          policyTypes: ["Ingress"],
+          ingress: [
+            {
+              from: [{ ipBlock: { cidr: "10.20.0.0/24" } }],
+              ports: [{ protocol: "TCP", port: 1234 }],
+            },
+          ],
+        });
+      });
+
       it(`${arch}: a Service exposing the daemon's port`, () => {
         const svc = one(`bk8s-${arch}`, "kubernetes:core/v1:Service").inputs as {
           spec: Record<string, unknown>;
@@ -327,6 +394,27 @@ describe("builder modes under mocks", function () {
         await assertEntry(built[arch], `bk8s-${arch}`, endpointOf(arch));
       });
     }
+
+    it("defaults the daemon's Service to ClusterIP", async () => {
+      const b = make("bk8s-default", {
+        builderName: "dayu-riscv",
+        platform: "linux/riscv64",
+        mode: "kubernetes",
+        endpoint: "tcp://buildkit-riscv.dayu.example:1234",
+        image: IMAGE,
+        tls: tlsOf("amd64"),
+      });
+      const d = b.daemon as KubernetesBuilder;
+      await settle(d.service, d.networkPolicy);
+      const svc = one("bk8s-default", "kubernetes:core/v1:Service").inputs as {
+        spec: { type: string };
+      };
+      assert.equal(svc.spec.type, "ClusterIP");
+      const np = one("bk8s-default", "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs as {
+        spec: { ingress: unknown[] };
+      };
+      assert.deepEqual(np.spec.ingress, [], "no runner given: the policy admits nobody");
+    });
 
     it("nests the daemon under the façade", async () => {
       const d = built.arm64.daemon as KubernetesBuilder;

@@ -13,9 +13,12 @@ import {
   dockerConfigJson,
   ecrLifecyclePolicy,
   ecrTagRules,
+  exposedDebugListeners,
   htpasswdProblem,
   registryCommand,
+  pullFrontEnv,
   registryEnv,
+  registryHealthCommand,
   repositoryPlan,
 } from "../../estate/backends";
 import type { FlatPlan as Plan, PlannedBuild, PlannedIndex } from "../../estate/planner";
@@ -49,6 +52,8 @@ const CERT = "-----BEGIN CERTIFICATE-----\nMIIBregistry\n-----END CERTIFICATE---
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n";
 const KEY = "-----BEGIN PRIVATE KEY-----\nMIIEkey\n-----END PRIVATE KEY-----\n";
 const PASSWORD = "push-password";
+const PULL_PASSWORD = "pull-password";
+const PULL_HTPASSWD = `dayu-pull:$2y$05$${"zyxwvutsrqponmlkjihgfe".repeat(2)}ABCDEFGHI\n`;
 
 /** The secret inputs are passed in plain: the components must make them secret themselves. */
 const serverArgs = {
@@ -62,7 +67,7 @@ const serverArgs = {
 
 describe("registry modes: pure decisions", () => {
   it("configures the registry for TLS, htpasswd auth and deletes", () => {
-    assert.deepEqual(registryEnv("127.0.0.1"), {
+    assert.deepEqual(registryEnv(), {
       REGISTRY_HTTP_ADDR: ":5000",
       REGISTRY_HTTP_TLS_CERTIFICATE: "/certs/tls.crt",
       REGISTRY_HTTP_TLS_KEY: "/certs/tls.key",
@@ -73,6 +78,19 @@ describe("registry modes: pure decisions", () => {
       REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: "/var/lib/registry",
       REGISTRY_HTTP_DEBUG_ADDR: "127.0.0.1:5001",
     });
+  });
+
+  it("never exposes a debug listener beyond loopback (pprof and metrics are unauthenticated)", () => {
+    assert.deepEqual(exposedDebugListeners([], registryEnv()), []);
+    assert.deepEqual(registryHealthCommand().slice(-1), ["http://127.0.0.1:5001/debug/health"]);
+    // The check itself can fail: an all-interfaces debug address is found.
+    assert.deepEqual(exposedDebugListeners([], { REGISTRY_HTTP_DEBUG_ADDR: ":5001" }), [
+      "REGISTRY_HTTP_DEBUG_ADDR=:5001",
+    ]);
+    assert.deepEqual(exposedDebugListeners(["--debugaddr", "0.0.0.0:6060"], {}), [
+      "--debugaddr 0.0.0.0:6060",
+    ]);
+    assert.deepEqual(exposedDebugListeners(["--debugaddr=127.0.0.1:6060"], {}), []);
   });
 
   it("starts the registry only when its htpasswd file and TLS pair are there", () => {
@@ -238,7 +256,7 @@ describe("registry modes under mocks", function () {
       ]);
       assert.deepEqual(
         c.envs,
-        Object.entries(registryEnv("127.0.0.1")).map(([k, v]) => `${k}=${v}`),
+        Object.entries(registryEnv()).map(([k, v]) => `${k}=${v}`),
       );
       assert.ok((c.envs as string[]).includes("REGISTRY_AUTH=htpasswd"));
       assert.ok((c.envs as string[]).includes("REGISTRY_STORAGE_DELETE_ENABLED=true"));
@@ -324,12 +342,15 @@ describe("registry modes under mocks", function () {
           image: "registry:3.0.0",
           serviceType: "LoadBalancer",
           pullSecretNamespaces: ["dayu", "dayu-edge"],
+          pullUsername: "dayu-pull",
         },
+        pull: { pullPassword: PULL_PASSWORD, pullHtpasswd: PULL_HTPASSWD },
       });
       backend = registry.backend as KubernetesRegistry;
       await settle(
         backend.namespace,
         backend.htpasswdSecret,
+        backend.pullHtpasswdSecret as pulumi.Resource,
         backend.tlsSecret,
         backend.claim,
         backend.deployment,
@@ -386,10 +407,17 @@ describe("registry modes under mocks", function () {
       assert.deepEqual(c.command, registryCommand());
       assert.deepEqual(
         c.env,
-        Object.entries(registryEnv("")).map(([name, value]) => ({ name, value })),
+        Object.entries(registryEnv()).map(([name, value]) => ({ name, value })),
+      );
+      // The debug server is on loopback: probes run inside the container, no debug port is declared.
+      assert.deepEqual(c.ports, [{ name: "registry", containerPort: 5000 }]);
+      assert.deepEqual(
+        exposedDebugListeners(c.command as string[], registryEnv()),
+        [],
+        "no debug listener beyond loopback",
       );
       const probe = {
-        httpGet: { path: "/debug/health", port: 5001 },
+        exec: { command: registryHealthCommand() },
         periodSeconds: 15,
         timeoutSeconds: 5,
         failureThreshold: 3,
@@ -401,7 +429,7 @@ describe("registry modes under mocks", function () {
         { name: "tls", mountPath: "/certs", readOnly: true },
         { name: "data", mountPath: "/var/lib/registry" },
       ]);
-      assert.deepEqual(spec.template.spec.volumes, [
+      assert.deepEqual(spec.template.spec.volumes.slice(0, 3), [
         { name: "htpasswd", secret: { secretName: "dayu-registry-htpasswd", optional: false } },
         { name: "tls", secret: { secretName: "dayu-registry-tls", optional: false } },
         { name: "data", persistentVolumeClaim: { claimName: "dayu-registry-data" } },
@@ -415,8 +443,68 @@ describe("registry modes under mocks", function () {
       assert.deepEqual(svc.spec, {
         type: "LoadBalancer",
         selector: { "app.kubernetes.io/name": "dayu-registry" },
-        ports: [{ name: "registry", port: 5000, targetPort: 5000 }],
+        ports: [
+          { name: "registry", port: 5000, targetPort: 5000 },
+          { name: "pull", port: 5002, targetPort: 5002 },
+        ],
       });
+    });
+
+    it("pull Secrets carry the read-only pull identity at the pull front's port, never the push user", () => {
+      const pulls = secrets().filter((s) => s.inputs.type === "kubernetes.io/dockerconfigjson");
+      assert.equal(pulls.length, 2);
+      for (const p of pulls) {
+        const data = unsecret<Record<string, string>>(p.inputs.stringData);
+        assert.equal(
+          data[".dockerconfigjson"],
+          dockerConfigJson("registry.dayu.example:5002", "dayu-pull", PULL_PASSWORD),
+        );
+        assert.ok(
+          !data[".dockerconfigjson"].includes(PASSWORD),
+          "no push password in a pull Secret",
+        );
+      }
+      const front = unsecret<Record<string, unknown>>(
+        secretNamed("dayu-registry-pull-htpasswd").inputs,
+      );
+      assert.deepEqual(front.stringData, { htpasswd: PULL_HTPASSWD });
+    });
+
+    it("serves pulls from a read-only front in the same pod, over the same volume, on its own port", () => {
+      const d = unsecret<{ spec: Record<string, unknown> }>(
+        one("reg-k8s", "kubernetes:apps/v1:Deployment").inputs,
+      );
+      const pod = (
+        d.spec as {
+          template: { spec: { containers: Record<string, unknown>[]; volumes: unknown[] } };
+        }
+      ).template.spec;
+      assert.equal(pod.containers.length, 2);
+      const front = pod.containers[1];
+      assert.equal(front.name, "registry-pull");
+      assert.equal(front.image, "registry:3.0.0");
+      assert.deepEqual(front.command, registryCommand("/auth-pull/htpasswd"));
+      const env = Object.fromEntries(
+        (front.env as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+      );
+      assert.deepEqual(env, pullFrontEnv(5002));
+      assert.equal(env.REGISTRY_STORAGE_MAINTENANCE_READONLY, '{"enabled":true}');
+      assert.equal(env.REGISTRY_AUTH_HTPASSWD_PATH, "/auth-pull/htpasswd");
+      assert.equal(env.REGISTRY_HTTP_DEBUG_ADDR, "127.0.0.1:5003");
+      assert.deepEqual(front.ports, [{ name: "pull", containerPort: 5002 }]);
+      assert.deepEqual(front.volumeMounts, [
+        { name: "pull-htpasswd", mountPath: "/auth-pull", readOnly: true },
+        { name: "tls", mountPath: "/certs", readOnly: true },
+        { name: "data", mountPath: "/var/lib/registry", readOnly: true },
+      ]);
+      assert.deepEqual(pod.volumes[3], {
+        name: "pull-htpasswd",
+        secret: { secretName: "dayu-registry-pull-htpasswd", optional: false },
+      });
+      const svc = one("reg-k8s", "kubernetes:core/v1:Service").inputs as {
+        spec: { ports: unknown[] };
+      };
+      assert.deepEqual(svc.spec.ports[1], { name: "pull", port: 5002, targetPort: 5002 });
     });
 
     it("puts a secret dockerconfigjson pull Secret in each namespace that runs Dayu", () => {
@@ -429,7 +517,10 @@ describe("registry modes under mocks", function () {
         assert.equal((p.inputs.metadata as { name: string }).name, "dayu-registry-pull");
         assert.ok(isSecretValue(p.inputs.stringData));
         const data = unsecret<Record<string, string>>(p.inputs.stringData);
-        assert.equal(data[".dockerconfigjson"], dockerConfigJson(ADDRESS, "dayu", PASSWORD));
+        assert.equal(
+          data[".dockerconfigjson"],
+          dockerConfigJson("registry.dayu.example:5002", "dayu-pull", PULL_PASSWORD),
+        );
       }
     });
 
@@ -696,7 +787,10 @@ describe("the program in docker-host mode (Pulumi.prod-docker-host.yaml)", funct
     const c = unsecret<{ image: string; uploads: { file: string; content: string }[] }>(
       registry.inputs,
     );
-    assert.equal(c.image, "registry:3.0.0");
+    assert.equal(
+      c.image,
+      "registry:3.0.0@sha256:6c5666b861f3505b116bb9aa9b25175e71210414bd010d92035ff64018f9457e",
+    );
     assert.deepEqual(
       c.uploads.map((u) => [u.file, u.content]),
       [

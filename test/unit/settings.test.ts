@@ -58,7 +58,11 @@ const registries: Record<Mode, Config> = {
     mode: "kubernetes",
     address: "registry.dayu.example:5000",
     username: "dayu",
-    kubernetes: { tlsCertFile: "pki/registry.crt", pullSecretNamespaces: ["dayu"] },
+    kubernetes: {
+      tlsCertFile: "pki/registry.crt",
+      pullSecretNamespaces: ["dayu"],
+      pullUsername: "dayu-pull",
+    },
   },
   ecr: { mode: "ecr", ecr: { region: "eu-central-1", accountId: "123456789012" } },
 };
@@ -91,6 +95,7 @@ const buildersFor = (mode: Mode): Config[] => {
       platform: `linux/${arch}`,
       mode: "kubernetes",
       endpoint: `tcp://buildkit-${arch}.dayu.example:1234`,
+      allowFrom: { cidrs: ["10.20.0.0/24"] },
       tls: daemonTls(arch),
     }));
   }
@@ -157,6 +162,7 @@ describe("stack settings of the registry and builder modes", () => {
         namespace: undefined,
         image: DEFAULT_BUILDKIT_IMAGE,
         serviceType: undefined,
+        allowFrom: undefined,
         kubeContext: undefined,
       });
     });
@@ -170,14 +176,16 @@ describe("stack settings of the registry and builder modes", () => {
         image: DEFAULT_REGISTRY_IMAGE,
         tlsCertFile: "pki/registry.crt",
         pullSecretNamespaces: ["dayu"],
+        pullUsername: "dayu-pull",
+        pullPort: 5002,
         serviceType: "LoadBalancer",
         kubeContext: undefined,
       });
       assert.deepEqual(
         s.builders.map((b) => [b.namespace, b.serviceType, b.image]),
         [
-          ["buildkit-dayu-amd64", "LoadBalancer", DEFAULT_BUILDKIT_IMAGE],
-          ["buildkit-dayu-arm64", "LoadBalancer", DEFAULT_BUILDKIT_IMAGE],
+          ["buildkit-dayu-amd64", "ClusterIP", DEFAULT_BUILDKIT_IMAGE],
+          ["buildkit-dayu-arm64", "ClusterIP", DEFAULT_BUILDKIT_IMAGE],
         ],
       );
     });
@@ -301,6 +309,118 @@ describe("stack settings of the registry and builder modes", () => {
         "builders[0].image",
         /must be pinned/,
       );
+    });
+
+    it("non-dev: registry and BuildKit images pinned by tag only (the defaults are by digest)", () => {
+      assert.match(DEFAULT_REGISTRY_IMAGE, /^registry:3\.0\.0@sha256:[0-9a-f]{64}$/);
+      assert.match(DEFAULT_BUILDKIT_IMAGE, /^moby\/buildkit:v0\.31\.0@sha256:[0-9a-f]{64}$/);
+      refused(
+        stack("docker-host", (c) => (sub(c, "dockerHost").image = "registry:3.0.0")),
+        "registry.dockerHost.image",
+        /"registry:3\.0\.0" must be pinned by digest on a prod stack/,
+      );
+      refused(
+        stack("kubernetes", (c) => (sub(c, "kubernetes").image = "registry:3.0.0")),
+        "registry.kubernetes.image",
+        /must be pinned by digest on a prod stack/,
+      );
+      refused(
+        stack("kubernetes", (c) => (builder(c, 1).image = "moby/buildkit:v0.31.0")),
+        "builders[1].image",
+        /must be pinned by digest on a prod stack/,
+      );
+      refused(
+        stack("docker-host", (c) => {
+          c.environment = "staging";
+          builder(c, 0).image = "moby/buildkit:v0.31.0";
+        }),
+        "builders[0].image",
+        /pinned by digest on a staging stack/,
+        "staging",
+      );
+      // dev keeps accepting a version tag.
+      const dev = parse(
+        stack("docker-host", (c) => {
+          c.environment = "dev";
+          sub(c, "dockerHost").image = "registry:3.0.0";
+        }),
+        "dev",
+      );
+      assert.equal(dev.registry.dockerHost?.image, "registry:3.0.0");
+    });
+
+    it("non-dev: a plain tcp:// Docker host (ssh only)", () => {
+      refused(
+        stack("docker-host", (c) => (sub(c, "dockerHost").host = "tcp://gpu-server:2375")),
+        "registry.dockerHost.host",
+        /plain-TCP Docker API; a prod stack reaches Docker hosts over ssh only/,
+      );
+      refused(
+        stack("docker-host", (c) => (builder(c, 1).dockerHost = "tcp://jetson-01:2375")),
+        "builders[1].dockerHost",
+        /plain-TCP Docker API/,
+      );
+      const dev = parse(
+        stack("docker-host", (c) => {
+          c.environment = "dev";
+          builder(c, 1).dockerHost = "tcp://jetson-01:2375";
+        }),
+        "dev",
+      );
+      assert.equal(dev.builders[1].dockerHost, "tcp://jetson-01:2375");
+    });
+
+    it("pull Secrets without a read-only pull identity of their own", () => {
+      refused(
+        stack("kubernetes", (c) => delete sub(c, "kubernetes").pullUsername),
+        "registry.kubernetes.pullUsername",
+        /required with pullSecretNamespaces: .*never the push-and-delete user/,
+      );
+      refused(
+        stack("kubernetes", (c) => (sub(c, "kubernetes").pullUsername = "dayu")),
+        "registry.kubernetes.pullUsername",
+        /must differ from registry.username \("dayu"\): that user can push and delete/,
+      );
+      refused(
+        stack("kubernetes", (c) => (sub(c, "kubernetes").pullPort = 5000)),
+        "registry.kubernetes.pullPort",
+        /registry's own port/,
+      );
+      // No pull Secrets: no pull identity needed.
+      const s = parse(
+        stack("kubernetes", (c) => {
+          delete sub(c, "kubernetes").pullUsername;
+          sub(c, "kubernetes").pullSecretNamespaces = [];
+        }),
+      );
+      assert.equal(s.registry.kubernetes?.pullUsername, undefined);
+    });
+
+    it("a kubernetes builder without the runner its NetworkPolicy admits", () => {
+      refused(
+        stack("kubernetes", (c) => delete builder(c, 0).allowFrom),
+        "builders[0].allowFrom",
+        /required in kubernetes mode: the daemon's NetworkPolicy admits only the Pulumi runner/,
+      );
+      refused(
+        stack("kubernetes", (c) => (builder(c, 1).allowFrom = { cidrs: [] })),
+        "builders[1].allowFrom",
+        /required in kubernetes mode/,
+      );
+      refused(
+        stack("kubernetes", (c) => (builder(c, 1).allowFrom = { cidrs: ["10.20.0.0"] })),
+        "builders[1].allowFrom.cidrs",
+        /must be a list of CIDR ranges/,
+      );
+      refused(
+        stack("docker-host", (c) => (builder(c, 0).allowFrom = { cidrs: ["10.0.0.0/8"] })),
+        "builders[0].allowFrom",
+        /only read in kubernetes mode/,
+      );
+      const s = parse(
+        stack("kubernetes", (c) => (builder(c, 0).allowFrom = { podSelector: { app: "runner" } })),
+      );
+      assert.deepEqual(s.builders[0].allowFrom?.podSelector, { app: "runner" });
     });
 
     it("a plain-TCP builder without mTLS on a non-dev stack", () => {

@@ -1,0 +1,480 @@
+/**
+ * Runtime faults, for real on the local services, each step bounded in time (issue 12):
+ *   1. wrong registry credentials, and a rotated password (pre-flight; `pulumi refresh`);
+ *   2. the registry answering 5xx / resetting connections (a fault-injecting proxy on loopback);
+ *   3. the registry stopped in the middle of an `up` and started again;
+ *   4. a builder killed mid-build;
+ *   5. the registry's disk full (its storage moved onto a small tmpfs).
+ * A tiny estate of its own (a mirror, a base and an app, each for amd64 and arm64) on stacks
+ * `faults` and `faults-proxy` in their own file backend (.local/faults), so a fault never touches the
+ * dev or e2e stacks and each `up` takes seconds. Needs root (tmpfs) and the local services; it stops
+ * and starts those services itself and leaves them running with the original credentials.
+ */
+import { strict as assert } from "assert";
+import { execFile, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { stringify as toYaml } from "yaml";
+import { flatPlan, type FlatPlan as Plan } from "../../estate/planner";
+import { RegistryClient, isIndex, splitRef } from "../../lib/registry";
+import { planForStack } from "../../scripts/plan";
+import { FaultProxy } from "./faultProxy";
+import {
+  ROOT,
+  TOOLS,
+  type Run,
+  credentials,
+  devConfig,
+  env,
+  ok,
+  registryClient,
+  requirePrerequisites,
+  sleep,
+} from "./harness";
+
+const WORK = path.join(ROOT, ".local/faults");
+const STACK = "faults";
+const PROXY_STACK = "faults-proxy";
+const CATALOG_DIR = path.join(WORK, "catalog");
+const LOCAL = path.join(ROOT, ".local");
+const PKI = path.join(LOCAL, "pki");
+const REG_DATA = path.join(LOCAL, "registry/data");
+const SERVICES = path.join(ROOT, "scripts/local-services.sh");
+/** The longest any one step may take: a failing step fails the test instead of hanging it. */
+const STEP_MS = 4 * 60 * 1000;
+
+const registryAddress = () => (devConfig()["dayu-estate:registry"] as { address: string }).address;
+const stackFile = (stack: string) => path.join(ROOT, `Pulumi.${stack}.yaml`);
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Runs the Pulumi CLI on one of this file's stacks, within {@link STEP_MS}. */
+function pulumi(args: string[], stack = STACK, input?: string): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = execFile(
+      path.join(TOOLS, "pulumi"),
+      [...args, "--stack", stack, "--non-interactive"],
+      {
+        cwd: ROOT,
+        env: { ...env(), PULUMI_BACKEND_URL: `file://${WORK}/state`, PULUMI_STACK: stack },
+        maxBuffer: 256 << 20,
+        timeout: STEP_MS,
+      },
+      (err, stdout, stderr) => {
+        const run = {
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          stdout,
+          stderr,
+          seconds: (Date.now() - started) / 1000,
+        };
+        const log = path.join(WORK, "logs", `${String(Date.now())}-${stack}-${args[0]}.log`);
+        fs.mkdirSync(path.dirname(log), { recursive: true });
+        fs.writeFileSync(
+          log,
+          `$ pulumi ${args.join(" ")}\n# exit ${run.code}\n${stdout}\n${stderr}`,
+        );
+        resolve(run);
+      },
+    );
+    child.stdin?.end(input);
+  });
+}
+
+/** `scripts/local-services.sh start`: (re)starts what is down and waits until it is ready. */
+function startServices(): void {
+  execFileSync(SERVICES, ["start"], { stdio: "pipe", timeout: STEP_MS });
+}
+
+/** Kills one local service (as a crash would) by the pid its script recorded. */
+function killService(svc: "registry" | "buildkitd-arm64", signal: NodeJS.Signals): void {
+  const pid = Number(fs.readFileSync(path.join(LOCAL, "run", `${svc}.pid`), "utf8").trim());
+  process.kill(pid, signal);
+}
+
+/**
+ * Stops the registry and waits until its process is gone (it drains uploads for up to 15 s), so its
+ * storage can be unmounted; SIGKILL after 25 s.
+ */
+async function stopRegistry(): Promise<void> {
+  const pid = Number(fs.readFileSync(path.join(LOCAL, "run", "registry.pid"), "utf8").trim());
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 50 && alive(); i++) await sleep(500);
+  if (alive()) process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 10 && alive(); i++) await sleep(500);
+}
+
+/** The tiny catalog and its Dockerfiles. */
+function writeCatalog(): void {
+  const dockerfile = (what: string) =>
+    `ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nRUN echo "${what} on $(uname -m)" > /${what}\n`;
+  for (const name of ["base", "app"]) {
+    fs.mkdirSync(path.join(CATALOG_DIR, name), { recursive: true });
+    fs.writeFileSync(path.join(CATALOG_DIR, name, "Dockerfile"), dockerfile(name));
+  }
+  const catalog = {
+    namespace: "faults",
+    mirrors: [
+      {
+        name: "redis",
+        source: "docker.io/library/redis:7.2",
+        repository: "redis",
+        tags: ["latest"],
+        platforms: ["linux/amd64", "linux/arm64"],
+      },
+    ],
+    images: [
+      {
+        name: "base",
+        context: "base",
+        platforms: ["linux/amd64", "linux/arm64"],
+        tags: ["latest"],
+        base: { mirror: "redis" },
+      },
+      {
+        name: "app",
+        context: "app",
+        platforms: ["linux/amd64", "linux/arm64"],
+        tags: ["${release}"],
+        base: { image: "base" },
+      },
+    ],
+  };
+  fs.writeFileSync(path.join(CATALOG_DIR, "estate.yaml"), toYaml(catalog));
+}
+
+/** A stack file of this test: the dev services, the tiny catalog, a registry address and prefix. */
+function writeStack(stack: string, address: string): void {
+  const dev = devConfig();
+  const pins = Object.fromEntries(
+    fs
+      .readFileSync(path.join(LOCAL, "standins.txt"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")),
+  );
+  const config = {
+    "dayu-estate:environment": "dev",
+    "dayu-estate:release": "v1.3",
+    "dayu-estate:catalog": path.relative(ROOT, path.join(CATALOG_DIR, "estate.yaml")),
+    "dayu-estate:repositoryPrefix": stack,
+    "dayu-estate:registry": { ...(dev["dayu-estate:registry"] as object), address },
+    "dayu-estate:builders": dev["dayu-estate:builders"],
+    "dayu-estate:registryCache": false,
+    "dayu-estate:mirrorSources": { redis: pins.redis },
+  };
+  fs.writeFileSync(
+    stackFile(stack),
+    `# Written by test/e2e/faults.e2e.test.ts; not committed.\n${toYaml({ config })}`,
+  );
+}
+
+function appendToDockerfile(name: string, line: string): void {
+  fs.appendFileSync(path.join(CATALOG_DIR, name, "Dockerfile"), `${line}\n`);
+}
+
+/** image:tag → index digest as the registry serves it now. */
+async function liveIndexes(client: RegistryClient, plan: Plan): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const i of plan.indexes) {
+    const { repository, reference } = splitRef(i.ref);
+    out[i.id] = (await client.resolve(repository, reference)) ?? "absent";
+  }
+  return out;
+}
+
+/** Every index the registry serves for the plan has every child it lists. */
+async function assertNoDanglingIndex(client: RegistryClient, plan: Plan): Promise<void> {
+  for (const i of plan.indexes) {
+    const { repository, reference } = splitRef(i.ref);
+    const m = await client.getManifest(repository, reference).catch(() => undefined);
+    if (!m || !isIndex(m.mediaType)) continue;
+    for (const child of m.json.manifests ?? []) {
+      await client.getManifest(repository, child.digest).catch((err: Error) => {
+        assert.fail(`index ${i.ref} points at a missing child ${child.digest}: ${err.message}`);
+      });
+    }
+  }
+}
+
+/** The docker-build Images a preview would build, as their names. */
+async function pendingBuilds(stack = STACK): Promise<string[]> {
+  const run = ok(await pulumi(["preview", "--json"], stack), "preview --json");
+  const doc = JSON.parse(run.stdout) as { steps?: { op: string; urn: string }[] };
+  return (doc.steps ?? [])
+    .filter((s) => s.op !== "same" && s.op !== "read" && s.urn.includes("docker-build:index:Image"))
+    .map((s) => s.urn.split("::").slice(3).join("::"))
+    .sort();
+}
+
+/**
+ * Starts an `up` and calls `fault` once the output shows `trigger`; resolves with the run. The
+ * whole `up` is bounded by {@link STEP_MS}.
+ */
+function upWithFault(trigger: RegExp, fault: () => void): Promise<Run & { fired: boolean }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(
+      path.join(TOOLS, "pulumi"),
+      ["up", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"],
+      {
+        cwd: ROOT,
+        env: { ...env(), PULUMI_BACKEND_URL: `file://${WORK}/state`, PULUMI_STACK: STACK },
+      },
+    );
+    let out = "";
+    let fired = false;
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (!fired && trigger.test(out)) {
+        fired = true;
+        fault();
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    const timer = setTimeout(() => child.kill("SIGKILL"), STEP_MS);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({
+        code: code ?? 1,
+        stdout: out,
+        stderr: "",
+        seconds: (Date.now() - started) / 1000,
+        fired,
+      });
+    });
+  });
+}
+
+describe("runtime faults on the local estate", function () {
+  this.timeout(12 * 60 * 1000);
+  let plan: Plan;
+  let client: RegistryClient;
+  const times: Record<string, number> = {};
+
+  before(async () => {
+    requirePrerequisites();
+    fs.rmSync(WORK, { recursive: true, force: true });
+    fs.mkdirSync(path.join(WORK, "state"), { recursive: true, mode: 0o700 });
+    writeCatalog();
+    writeStack(STACK, registryAddress());
+    ok(await pulumi(["stack", "init"]), "stack init");
+    ok(
+      await pulumi(
+        ["config", "set", "--secret", "registryPassword"],
+        STACK,
+        credentials().password,
+      ),
+      "config set",
+    );
+    plan = flatPlan(planForStack(STACK));
+    client = registryClient();
+    const cold = ok(await pulumi(["up", "--yes", "--skip-preview"]), "cold up of the tiny estate");
+    times.coldUp = cold.seconds;
+  });
+
+  after(() => {
+    for (const s of [STACK, PROXY_STACK]) fs.rmSync(stackFile(s), { force: true });
+    console.log(`\n      wall times (s): ${JSON.stringify(times)}`);
+  });
+
+  describe("1. registry credentials", () => {
+    it("a wrong password is found by the pre-flight, before any build, naming the stack key", async () => {
+      appendToDockerfile("app", "RUN echo would-build > /would-build");
+      ok(await pulumi(["config", "set", "--secret", "registryPassword"], STACK, "wrong"), "set");
+      const before = await liveIndexes(client, plan);
+      const run = await pulumi(["up", "--yes", "--skip-preview"]);
+      times.wrongPassword = run.seconds;
+      const text = run.stdout + run.stderr;
+      assert.notEqual(run.code, 0, "up must fail");
+      assert.match(text, /pre-flight failed, nothing was built/);
+      assert.match(text, /dayu-estate:registryPassword in Pulumi\.faults\.yaml/);
+      assert.match(
+        text,
+        new RegExp(`registry ${escape(registryAddress())} refused the credentials`),
+      );
+      assert.doesNotMatch(text, /docker-build:index:Image\s+\S+\s+(updating|creating)/);
+      assert.deepEqual(await liveIndexes(client, plan), before, "nothing moved");
+      ok(
+        await pulumi(
+          ["config", "set", "--secret", "registryPassword"],
+          STACK,
+          credentials().password,
+        ),
+        "set back",
+      );
+    });
+  });
+
+  describe("2. a registry answering 5xx and resetting connections (proxy on loopback)", () => {
+    let proxy: FaultProxy;
+    let proxyAddress: string;
+
+    before(async () => {
+      const address = registryAddress();
+      const [host, port] = address.split(":");
+      proxy = new FaultProxy(
+        {
+          host: "127.0.0.1",
+          port: Number(port),
+          tls: { ca: fs.readFileSync(path.join(PKI, "ca.crt"), "utf8"), servername: host },
+        },
+        {
+          cert: fs.readFileSync(path.join(PKI, "registry.crt"), "utf8"),
+          key: fs.readFileSync(path.join(PKI, "registry.key"), "utf8"),
+        },
+      );
+      proxyAddress = `${host}:${await proxy.start()}`;
+      writeStack(PROXY_STACK, proxyAddress);
+      ok(await pulumi(["stack", "init"], PROXY_STACK), "stack init");
+      ok(
+        await pulumi(
+          ["config", "set", "--secret", "registryPassword"],
+          PROXY_STACK,
+          credentials().password,
+        ),
+        "config set",
+      );
+    });
+    after(() => proxy.stop());
+
+    it("intermittent: the program's own calls retry with backoff and the up succeeds", async () => {
+      // Every third request of the program's own client (pre-flight, read-back) fails, alternately
+      // with a 503 and a reset; BuildKit's pushes pass untouched (they are BuildKit's to retry).
+      proxy.set({ mode: "status", status: 503, every: 3, userAgent: /^$/ });
+      const run = ok(await pulumi(["up", "--yes", "--skip-preview"], PROXY_STACK), "up via proxy");
+      times.upThrough503 = run.seconds;
+      assert.ok(proxy.injected > 0, "the proxy injected 503s");
+      proxy.set({ mode: "reset", every: 3, userAgent: /^$/ });
+      ok(await pulumi(["refresh", "--yes"], PROXY_STACK), "refresh through resets");
+      assert.ok(proxy.injected > 0, "the proxy reset connections");
+    });
+
+    it("for good: the up fails before any build, naming the registry and its key", async () => {
+      proxy.set({ mode: "status", status: 503, userAgent: /^$/ });
+      const run = await pulumi(["up", "--yes", "--skip-preview"], PROXY_STACK);
+      times.upAgainst503 = run.seconds;
+      const text = run.stdout + run.stderr;
+      assert.notEqual(run.code, 0);
+      assert.match(text, /dayu-estate:registry\.address in Pulumi\.faults-proxy\.yaml/);
+      assert.match(text, new RegExp(`registry ${escape(proxyAddress)} answered 503`));
+      assert.ok(proxy.injected >= 4, `one call and three retries, got ${proxy.injected}`);
+      proxy.set({ mode: "reset", userAgent: /^$/ });
+      const reset = await pulumi(["up", "--yes", "--skip-preview"], PROXY_STACK);
+      assert.notEqual(reset.code, 0);
+      assert.match(reset.stdout + reset.stderr, /gave up after 4 attempts/);
+      assert.match(reset.stdout + reset.stderr, new RegExp(`registry ${escape(proxyAddress)}`));
+      proxy.set({ mode: "none" });
+    });
+  });
+
+  it("3. the registry stopped mid-up: the up fails naming it, no dangling index, the next up converges", async () => {
+    const before = await liveIndexes(client, plan);
+    appendToDockerfile("app", "RUN echo registry-stop > /registry-stop && sleep 3");
+    const run = await upWithFault(/docker-build:index:Image\s+app\S*\s+updating/, () =>
+      killService("registry", "SIGKILL"),
+    );
+    times.registryStopped = run.seconds;
+    assert.ok(run.fired, `no app build started:\n${run.stdout.slice(-2000)}`);
+    assert.notEqual(run.code, 0, "the up fails");
+    assert.match(run.stdout, new RegExp(escape(registryAddress())), "the error names the registry");
+    await sleep(2000);
+    startServices();
+    await assertNoDanglingIndex(client, plan);
+    const after = await liveIndexes(client, plan);
+    assert.equal(after["base:latest"], before["base:latest"], "the base did not move");
+    // Only app builds are left to do: nothing that had finished is built again.
+    const pending = await pendingBuilds();
+    assert.ok(
+      pending.every((n) => n.startsWith("app")),
+      `only app builds may be pending: ${pending.join(", ")}`,
+    );
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "the next up");
+    ok(await pulumi(["preview", "--expect-no-changes"]), "converged");
+    await assertNoDanglingIndex(client, plan);
+  });
+
+  it("4. the arm64 builder killed mid-build: arm64 fails, the index stays, amd64's work is kept", async () => {
+    const idx = plan.indexes.find((i) => i.id === "app:v1.3");
+    assert.ok(idx, "app:v1.3 is planned");
+    const { repository, reference } = splitRef(idx.ref);
+    const published = await client.resolve(repository, reference);
+    // The arm64 step is slow under QEMU on purpose, so the kill lands while it runs.
+    appendToDockerfile("app", 'RUN if [ "$(uname -m)" = aarch64 ]; then sleep 30; fi; echo k > /k');
+    const run = await upWithFault(/docker-build:index:Image\s+app\S*arm64\S*\s+updating/, () =>
+      setTimeout(() => killService("buildkitd-arm64", "SIGKILL"), 3000),
+    );
+    times.builderKilled = run.seconds;
+    assert.ok(run.fired, `no arm64 app build started:\n${run.stdout.slice(-2000)}`);
+    assert.notEqual(run.code, 0, "the up fails");
+    assert.equal(await client.resolve(repository, reference), published, "the index did not move");
+    startServices();
+    const pending = await pendingBuilds();
+    assert.ok(pending.length > 0, "the arm64 build is still to do");
+    assert.ok(
+      pending.every((n) => /arm64/.test(n)),
+      `only arm64 builds may be pending (amd64's work is kept): ${pending.join(", ")}`,
+    );
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "the next up");
+    ok(await pulumi(["preview", "--expect-no-changes"]), "converged");
+  });
+
+  it("5. the registry's disk full: a clear error, nothing published half, converges once freed", async () => {
+    const real = `${REG_DATA}.real`;
+    const before = await liveIndexes(client, plan);
+    await stopRegistry();
+    fs.renameSync(REG_DATA, real);
+    fs.mkdirSync(REG_DATA, { mode: 0o700 });
+    let mounted = false;
+    try {
+      // Room for what is there now plus 2 MiB: the 8 MiB layer below cannot fit.
+      const usedKiB = Number(
+        execFileSync("du", ["-sk", real], { encoding: "utf8" }).split("\t")[0],
+      );
+      execFileSync("mount", [
+        "-t",
+        "tmpfs",
+        "-o",
+        `size=${usedKiB + 2048}k,mode=0700`,
+        "tmpfs",
+        REG_DATA,
+      ]);
+      mounted = true;
+      execFileSync("cp", ["-a", `${real}/.`, REG_DATA]);
+      startServices();
+      appendToDockerfile("app", "RUN head -c 8388608 /dev/urandom > /big");
+      const run = await pulumi(["up", "--yes", "--skip-preview"]);
+      times.diskFull = run.seconds;
+      const text = run.stdout + run.stderr;
+      assert.notEqual(run.code, 0, "the up fails");
+      assert.match(text, new RegExp(escape(registryAddress())), "the error names the registry");
+      assert.deepEqual(
+        (await liveIndexes(client, plan))["app:v1.3"],
+        before["app:v1.3"],
+        "the app index did not move",
+      );
+      await assertNoDanglingIndex(client, plan);
+    } finally {
+      // Free the space: the registry goes back to its real storage with what the tmpfs received.
+      await stopRegistry();
+      if (mounted) {
+        execFileSync("cp", ["-a", `${REG_DATA}/.`, real]);
+        execFileSync("umount", [REG_DATA]);
+      }
+      fs.rmSync(REG_DATA, { recursive: true, force: true });
+      fs.renameSync(real, REG_DATA);
+      startServices();
+    }
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "the next up after space is freed");
+    ok(await pulumi(["preview", "--expect-no-changes"]), "converged");
+    await assertNoDanglingIndex(client, plan);
+  });
+});
