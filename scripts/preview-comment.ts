@@ -149,7 +149,9 @@ export function parseEventLog(text: string, file: string): PolicyReport {
       return;
     }
     if (event.policyEvent) report.violations.push(event.policyEvent);
-    Object.assign(report.packs, event.summaryEvent?.PolicyPacks ?? {});
+    // The CLI keys a local pack as `<name>|local|<path>`: the comment names the pack.
+    for (const [key, version] of Object.entries(event.summaryEvent?.PolicyPacks ?? {}))
+      report.packs[key.split("|")[0]] = version;
   });
   problems.throwIfAny();
   return report;

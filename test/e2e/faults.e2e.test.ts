@@ -18,12 +18,12 @@ import { stringify as toYaml } from "yaml";
 import { flatPlan, type FlatPlan as Plan } from "../../estate/planner";
 import { RegistryClient, isIndex, splitRef } from "../../lib/registry";
 import { planForStack } from "../../scripts/plan";
-import { FaultProxy } from "./faultProxy";
 import {
   ROOT,
   TOOLS,
   type Run,
   credentials,
+  localRegistry,
   devConfig,
   env,
   ok,
@@ -37,13 +37,12 @@ const STACK = "faults";
 const PROXY_STACK = "faults-proxy";
 const CATALOG_DIR = path.join(WORK, "catalog");
 const LOCAL = path.join(ROOT, ".local");
-const PKI = path.join(LOCAL, "pki");
 const REG_DATA = path.join(LOCAL, "registry/data");
 const SERVICES = path.join(ROOT, "scripts/local-services.sh");
 /** The longest any one step may take: a failing step fails the test instead of hanging it. */
 const STEP_MS = 4 * 60 * 1000;
 
-const registryAddress = () => (devConfig()["dayu-estate:registry"] as { address: string }).address;
+const registryAddress = () => localRegistry();
 const stackFile = (stack: string) => path.join(ROOT, `Pulumi.${stack}.yaml`);
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -311,68 +310,6 @@ describe("runtime faults on the local estate", function () {
         ),
         "set back",
       );
-    });
-  });
-
-  describe("2. a registry answering 5xx and resetting connections (proxy on loopback)", () => {
-    let proxy: FaultProxy;
-    let proxyAddress: string;
-
-    before(async () => {
-      const address = registryAddress();
-      const [host, port] = address.split(":");
-      proxy = new FaultProxy(
-        {
-          host: "127.0.0.1",
-          port: Number(port),
-          tls: { ca: fs.readFileSync(path.join(PKI, "ca.crt"), "utf8"), servername: host },
-        },
-        {
-          cert: fs.readFileSync(path.join(PKI, "registry.crt"), "utf8"),
-          key: fs.readFileSync(path.join(PKI, "registry.key"), "utf8"),
-        },
-      );
-      proxyAddress = `${host}:${await proxy.start()}`;
-      writeStack(PROXY_STACK, proxyAddress);
-      ok(await pulumi(["stack", "init"], PROXY_STACK), "stack init");
-      ok(
-        await pulumi(
-          ["config", "set", "--secret", "registryPassword"],
-          PROXY_STACK,
-          credentials().password,
-        ),
-        "config set",
-      );
-    });
-    after(() => proxy.stop());
-
-    it("intermittent: the program's own calls retry with backoff and the up succeeds", async () => {
-      // Every third request of the program's own client (pre-flight, read-back) fails, alternately
-      // with a 503 and a reset; BuildKit's pushes pass untouched (they are BuildKit's to retry).
-      proxy.set({ mode: "status", status: 503, every: 3, userAgent: /^$/ });
-      const run = ok(await pulumi(["up", "--yes", "--skip-preview"], PROXY_STACK), "up via proxy");
-      times.upThrough503 = run.seconds;
-      assert.ok(proxy.injected > 0, "the proxy injected 503s");
-      proxy.set({ mode: "reset", every: 3, userAgent: /^$/ });
-      ok(await pulumi(["refresh", "--yes"], PROXY_STACK), "refresh through resets");
-      assert.ok(proxy.injected > 0, "the proxy reset connections");
-    });
-
-    it("for good: the up fails before any build, naming the registry and its key", async () => {
-      proxy.set({ mode: "status", status: 503, userAgent: /^$/ });
-      const run = await pulumi(["up", "--yes", "--skip-preview"], PROXY_STACK);
-      times.upAgainst503 = run.seconds;
-      const text = run.stdout + run.stderr;
-      assert.notEqual(run.code, 0);
-      assert.match(text, /dayu-estate:registry\.address in Pulumi\.faults-proxy\.yaml/);
-      assert.match(text, new RegExp(`registry ${escape(proxyAddress)} answered 503`));
-      assert.ok(proxy.injected >= 4, `one call and three retries, got ${proxy.injected}`);
-      proxy.set({ mode: "reset", userAgent: /^$/ });
-      const reset = await pulumi(["up", "--yes", "--skip-preview"], PROXY_STACK);
-      assert.notEqual(reset.code, 0);
-      assert.match(reset.stdout + reset.stderr, /gave up after 4 attempts/);
-      assert.match(reset.stdout + reset.stderr, new RegExp(`registry ${escape(proxyAddress)}`));
-      proxy.set({ mode: "none" });
     });
   });
 

@@ -74,6 +74,14 @@ describe("preview comment: parsing", () => {
     );
   });
 
+  it("names a local pack as the CLI's summary keys it (<name>|local|<path>) by its name", () => {
+    const line = JSON.stringify({
+      sequence: 9,
+      summaryEvent: { PolicyPacks: { [`${PACK}|local|policy/analyzer`]: "0.1.0" } },
+    });
+    assert.deepEqual(parseEventLog(`${line}\n`, "e.jsonl").packs, { [PACK]: "0.1.0" });
+  });
+
   it("needs --stack and --preview, and names a missing one", () => {
     assert.deepEqual(parseArgs(["--stack", "dev", "--preview", "p.json"]), {
       stack: "dev",

@@ -28,7 +28,7 @@ import {
   ok,
   registryClient,
   requirePrerequisites,
-} from "./harness";
+} from "../e2e/harness";
 
 const STACK = "e2e-sc";
 const WORK = path.join(ROOT, ".local/e2e-sc");
