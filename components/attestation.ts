@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { canonicalJson, ProvenanceInput, provenancePredicate, sha256Of } from "../lib/provenance";
 import {
   SbomFormat,
@@ -111,19 +112,13 @@ export function attestationProvider(
 const sharedProvider = attestationProvider();
 
 /** Arguments of {@link Attestation}. */
-export interface AttestationArgs {
+export interface AttestationArgs extends SupplyChainAccess {
   /** The per-arch image by digest, `registry/repository@sha256:…` (ArchImage's pinned ref). */
   ref: pulumi.Input<string>;
   /** Provenance facts of the build (planner build, builder, digests, source revision). */
   provenance: pulumi.Input<ProvenanceInput>;
   /** SBOM format. Default `spdx-json`. */
   sbomFormat?: SbomFormat;
-  /** Tool paths and registry access (no credentials). */
-  tools: pulumi.Input<SupplyChainTools>;
-  /** Registry credentials (secret). */
-  registry: pulumi.Input<ToolCredentials>;
-  /** The cosign key pair (secret). */
-  key: pulumi.Input<SigningKey>;
 }
 
 /**
@@ -143,14 +138,12 @@ export class Attestation extends pulumi.dynamic.Resource {
         ref: args.ref,
         provenance: args.provenance,
         sbomFormat: args.sbomFormat ?? "spdx-json",
-        tools: args.tools,
-        registry: pulumi.secret(args.registry),
-        key: pulumi.secret(args.key),
+        ...accessInputs(args),
         sbomDigest: undefined,
         provenanceDigest: undefined,
         verified: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["registry", "key"] },
+      { ...opts, additionalSecretOutputs: ACCESS_SECRET_OUTPUTS },
     );
   }
 }

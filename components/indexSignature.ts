@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { RegistryClient, splitRef } from "../lib/registry";
 import {
   SigningKey,
@@ -124,17 +125,11 @@ export function indexSignatureProvider(
 const sharedProvider = indexSignatureProvider();
 
 /** Arguments of {@link IndexSignature}. */
-export interface IndexSignatureArgs {
+export interface IndexSignatureArgs extends SupplyChainAccess {
   /** The index tag, `registry/repository:tag`. */
   tag: pulumi.Input<string>;
   /** The published index digest (IndexGuard's `publishedDigest`). */
   digest: pulumi.Input<string>;
-  /** Tool paths and registry access (no credentials). */
-  tools: pulumi.Input<SupplyChainTools>;
-  /** Registry credentials (secret). */
-  registry: pulumi.Input<ToolCredentials>;
-  /** The cosign key pair (secret). */
-  key: pulumi.Input<SigningKey>;
 }
 
 /** A cosign signature on one published index digest, verified on every refresh. */
@@ -149,13 +144,11 @@ export class IndexSignature extends pulumi.dynamic.Resource {
       {
         tag: args.tag,
         digest: args.digest,
-        tools: args.tools,
-        registry: pulumi.secret(args.registry),
-        key: pulumi.secret(args.key),
+        ...accessInputs(args),
         liveDigest: undefined,
         verified: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["registry", "key"] },
+      { ...opts, additionalSecretOutputs: ACCESS_SECRET_OUTPUTS },
     );
   }
 }
