@@ -4,7 +4,6 @@ import { Catalog, ImageDef } from "../../estate/catalog";
 import { memoryFiles } from "../../estate/files";
 import { chainSteps, stepArgs } from "../../estate/plan/chain";
 import { ExpandedBuild, dedupBuilds } from "../../estate/plan/dedup";
-import { checkDockerfile } from "../../estate/plan/dockerfile";
 import { resolveSettings } from "../../estate/plan/expand";
 import {
   BuildInputs,
@@ -241,7 +240,7 @@ describe("plan stage: image graph", () => {
   });
 });
 
-describe("plan stage: chain folders and Dockerfiles", () => {
+describe("plan stage: chain folders", () => {
   const files = memoryFiles({
     "/c/s/2-Dockerfile-gl": "FROM x",
     "/c/s/10-Dockerfile-app": "FROM x",
@@ -268,20 +267,6 @@ describe("plan stage: chain folders and Dockerfiles", () => {
     assert.deepEqual(problems.list, []);
     assert.deepEqual(stepArgs(steps[0], "amd64", files, problems), {});
     assert.match(problems.list[0], /^\/c\/s\/gl-amd64-args:2: "BAD" has no "="/);
-  });
-
-  it("names a missing Dockerfile, a missing FROM and a missing ARG for the base", () => {
-    const problems = new Problems();
-    const fsys = memoryFiles({ "/d/ok": "ARG B\nFROM ${B}\n", "/d/nofrom": "RUN x\n" });
-    checkDockerfile("/d/ok", "B", "w", fsys, problems);
-    assert.deepEqual(problems.list, []);
-    checkDockerfile("/d/gone", undefined, "w", fsys, problems);
-    checkDockerfile("/d/nofrom", "B", "w", fsys, problems);
-    assert.deepEqual(problems.list, [
-      "w: Dockerfile /d/gone does not exist",
-      "w: /d/nofrom has no FROM instruction",
-      "w: /d/nofrom does not declare ARG B, so the pinned base would be ignored",
-    ]);
   });
 });
 
