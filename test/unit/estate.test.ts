@@ -80,11 +80,12 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     new Map(ofType("docker-build:index:Image").map((r) => [r.name, plain<ImageInputs>(r.inputs)]));
 
   it("declares one Image per planned build and one Index per tag plus the mirrors", () => {
-    assert.equal(program.counts.builds, 60);
-    assert.equal(program.counts.indexes, 56);
-    assert.equal(ofType("docker-build:index:Image").length, 60);
-    assert.equal(ofType("docker-build:index:Index").length, 56 + 6);
-    assert.equal(plan.builds.length, 60);
+    // The Dayu images' 60 builds and 56 indexes, + the Atom-style chain: 3 steps × 2 platforms, 1 tag.
+    assert.equal(program.counts.builds, 60 + 6);
+    assert.equal(program.counts.indexes, 56 + 1);
+    assert.equal(ofType("docker-build:index:Image").length, 60 + 6);
+    assert.equal(ofType("docker-build:index:Index").length, 56 + 1 + 6);
+    assert.equal(plan.builds.length, 60 + 6);
   });
 
   it("builds each Image for exactly one platform, on that platform's builder, pushed as an arch tag", () => {
@@ -134,7 +135,8 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
       amd64.length,
       "no two amd64 Images with the same build inputs",
     );
-    assert.equal(amd64.length, 20);
+    // One per image, the chain's one per step.
+    assert.equal(amd64.length, 20 + 3);
   });
 
   it("gives every Index exactly the per-arch digest refs of its tag's builds", () => {
@@ -172,9 +174,12 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
         String(r.state.ref).split("@")[1],
       ]),
     );
-    /** What a base link must arrive as: `repository@sha256:…` of the same platform's build. */
+    /**
+     * What a base link must arrive as: `repository@sha256:…` of the same platform's build (another
+     * image's, or the previous step's of this image's chain).
+     */
     const expected = (b: (typeof plan.builds)[number], link: BaseLink) => {
-      if (link.kind === "build") {
+      if (link.kind === "build" || link.kind === "step") {
         const base = plan.builds.find((x) => x.id === link.build);
         assert.equal(base?.platform, b.platform);
         return `${base?.repository}@${digestOf.get(base?.id ?? "")}`;
@@ -268,8 +273,8 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
       .filter((r) => r.type.startsWith("dayu:estate:"))
       .map((r) => r.type);
     assert.equal(components.filter((t) => t === "dayu:estate:ImageEstate").length, 1);
-    assert.equal(components.filter((t) => t === "dayu:estate:MultiArchImage").length, 20);
-    assert.equal(components.filter((t) => t === "dayu:estate:ArchImage").length, 60);
+    assert.equal(components.filter((t) => t === "dayu:estate:MultiArchImage").length, 20 + 1);
+    assert.equal(components.filter((t) => t === "dayu:estate:ArchImage").length, 60 + 6);
     assert.equal(components.filter((t) => t === "dayu:estate:MirroredImage").length, 6);
   });
 });

@@ -57,6 +57,12 @@ age-classification/amd64 v1.3-amd64 buildcache-default-amd64 default,jp4,jp5,jp6
 age-classification/arm64 v1.3-arm64 buildcache-default-arm64 default,jp4
 age-classification/jp5/arm64 v1.3-jp5-arm64 buildcache-jp5-arm64 jp5
 age-classification/jp6/arm64 v1.3-jp6-arm64 buildcache-jp6-arm64 jp6
+atom-stock/atom/amd64 v1.3-amd64 buildcache-atom-default-amd64 default
+atom-stock/atom/arm64 v1.3-arm64 buildcache-atom-default-arm64 default
+atom-stock/base/amd64 v1.3-base-amd64 buildcache-base-default-amd64 default
+atom-stock/base/arm64 v1.3-base-arm64 buildcache-base-default-arm64 default
+atom-stock/python/amd64 v1.3-python-amd64 buildcache-python-default-amd64 default
+atom-stock/python/arm64 v1.3-python-arm64 buildcache-python-default-arm64 default
 backend/amd64 v1.3-amd64 buildcache-default-amd64 default
 car-detection/amd64 v1.3-amd64 buildcache-default-amd64 default,jp4,jp5,jp6
 car-detection/arm64 v1.3-arm64 buildcache-default-arm64 default,jp4

@@ -82,13 +82,20 @@ function problems(run: () => unknown): string[] {
   assert.fail("expected the plan to be rejected");
 }
 
+/** The estate's images that are not Dayu components: its bases and the Atom-style chain stand-in. */
+const NOT_DAYU_COMPONENTS = ["dayubase", "rtsp-server", "atom-stock"];
+
 describe("planner on the Dayu catalog", () => {
   const plan = dayuPlan();
 
-  it("makes one index per (image, tag): 51 component tags + 4 dayubase + 1 rtsp-server", () => {
-    assert.equal(plan.indexes.length, 56);
-    const components = plan.indexes.filter((i) => !["dayubase", "rtsp-server"].includes(i.image));
+  it("makes one index per (image, tag): 51 component tags + 4 dayubase + 1 rtsp-server + 1 chain", () => {
+    assert.equal(plan.indexes.length, 57);
+    const components = plan.indexes.filter((i) => !NOT_DAYU_COMPONENTS.includes(i.image));
     assert.equal(components.length, 51);
+    assert.deepEqual(
+      plan.indexes.filter((i) => i.image === "atom-stock").map((i) => i.tag),
+      ["v1.3"],
+    );
     assert.deepEqual(
       plan.indexes.filter((i) => i.image === "dayubase").map((i) => i.tag),
       ["latest", "latest-jp4", "latest-jp5", "latest-jp6"],
@@ -97,19 +104,19 @@ describe("planner on the Dayu catalog", () => {
 
   it("builds each amd64 half once: zero redundant amd64 builds", () => {
     const amd64 = plan.builds.filter((b) => b.platform === "linux/amd64");
-    const images = new Set(amd64.map((b) => b.image));
-    assert.equal(amd64.length, images.size, "one amd64 build per image");
-    assert.equal(amd64.length, 20);
+    const steps = new Set(amd64.map((b) => `${b.image} ${b.step ?? ""}`));
+    assert.equal(amd64.length, steps.size, "one amd64 build per image (per chain step)");
+    // One for each of the 20 images built before the chain; the chain adds one per step.
+    assert.equal(amd64.length, 20 + 3);
     // Dayu's scripts build 98 component platform builds; 33 of them are redundant amd64 halves.
-    const componentBuilds = plan.builds.filter(
-      (b) => !["dayubase", "rtsp-server"].includes(b.image),
-    );
+    const componentBuilds = plan.builds.filter((b) => !NOT_DAYU_COMPONENTS.includes(b.image));
     assert.equal(
       componentBuilds.length,
       98 - 33 - 11,
       "the processors' default and jp4 arm64 halves coincide too",
     );
-    assert.equal(plan.builds.length, 60);
+    // + dayubase (4) and rtsp-server (2); + the chain's 3 steps × 2 platforms.
+    assert.equal(plan.builds.length, 60 + 6);
   });
 
   it("every index joins exactly its declared platforms, each from a build of that platform", () => {
@@ -209,6 +216,116 @@ describe("planner on the Dayu catalog", () => {
     assert.ok(
       msgs.some((m) => m.includes("config contexts.nope")),
       msgs.join("\n"),
+    );
+  });
+});
+
+/**
+ * The committed catalog's Atom-style chain (estate.yaml `atom-stock`, dockerfiles/atom/stock): the
+ * one image in the `ARG BASE_IMAGE` convention with several steps, so the planner's chain handling
+ * runs on real files, not only on in-memory ones.
+ */
+describe("planner on the Dayu catalog: the Atom-style chain atom-stock", () => {
+  const plan = dayuPlan();
+  const chain = plan.builds.filter((b) => b.image === "atom-stock");
+  const folder = path.join(ROOT, "dockerfiles/atom/stock");
+  const onPlatform = (p: string) => chain.filter((b) => b.platform === p);
+
+  it("builds the folder's three steps in numeric order on each platform's builder", () => {
+    for (const [platform, arch, builder] of [
+      ["linux/amd64", "amd64", "amd"],
+      ["linux/arm64", "arm64", "arm"],
+    ]) {
+      const steps = onPlatform(platform);
+      assert.deepEqual(
+        steps.map((b) => [b.id, b.step, path.relative(folder, b.dockerfile), b.final]),
+        [
+          [`atom-stock/base/${arch}`, "base", "10-Dockerfile-base", false],
+          [`atom-stock/python/${arch}`, "python", "20-Dockerfile-python", false],
+          [`atom-stock/atom/${arch}`, "atom", "30-Dockerfile-atom", true],
+        ],
+      );
+      for (const b of steps) {
+        assert.equal(b.builder, builder, b.id);
+        assert.equal(b.baseArg, "BASE_IMAGE", b.id);
+        assert.deepEqual(b.variants, ["default"], b.id);
+        // The whole Dayu-shaped tree is the context, narrowed to what the step reads.
+        assert.equal(b.context, path.join(ROOT, "dockerfiles"), b.id);
+      }
+      // Intermediate steps under <tag>-<descriptor>-<arch>; the last one under the image's arch tag.
+      assert.deepEqual(
+        steps.map((b) => b.archRef),
+        [`base-${arch}`, `python-${arch}`, arch].map(
+          (t) => `registry.example.test:5000/dayuhub/atom-stock:v1.3-${t}`,
+        ),
+      );
+      assert.deepEqual(
+        steps.map((b) => b.contextSources),
+        [[], [], ["atom/stock/entry.sh"]],
+      );
+    }
+    assert.equal(chain.length, 6);
+    assert.equal(new Set(chain.map((b) => b.key)).size, 6, "no two steps share a build");
+  });
+
+  it("reads each step's args from its <descriptor>-<arch>-args file (aarch64 is arm64)", () => {
+    assert.deepEqual(
+      chain.map((b) => [b.id, b.buildArgs]),
+      [
+        ["atom-stock/base/amd64", { BLAS: "openblas" }],
+        ["atom-stock/python/amd64", { PYTHON_VERSION: "3.8" }],
+        ["atom-stock/atom/amd64", {}],
+        ["atom-stock/base/arm64", { BLAS: "openblas-armv8" }],
+        ["atom-stock/python/arm64", { PYTHON_VERSION: "3.8" }],
+        ["atom-stock/atom/arm64", {}],
+      ],
+    );
+  });
+
+  it("builds each step on the previous step's build of the same platform, the first on dayubase's", () => {
+    const order = plan.builds.map((b) => b.id);
+    for (const arch of ["amd64", "arm64"]) {
+      const steps = onPlatform(`linux/${arch}`);
+      assert.deepEqual(
+        steps.map((b) => b.base),
+        [
+          { kind: "build", image: "dayubase", build: `dayubase/${arch}` },
+          { kind: "step", build: `atom-stock/base/${arch}` },
+          { kind: "step", build: `atom-stock/python/${arch}` },
+        ],
+      );
+      // No named contexts: the base arrives pinned in BASE_IMAGE only.
+      for (const b of steps) assert.deepEqual(b.contexts, [], b.id);
+      // Planned after its base, so the base's digest exists when the step is built.
+      for (const b of steps) {
+        const base = b.base as { build: string };
+        assert.ok(order.indexOf(base.build) >= 0, `${b.id}: base ${base.build} is planned`);
+        assert.ok(order.indexOf(base.build) < order.indexOf(b.id), `${b.id} after its base`);
+        assert.equal(plan.builds.find((x) => x.id === base.build)?.platform, b.platform, b.id);
+      }
+    }
+  });
+
+  it("publishes one index, v1.3, of the last step's builds; the intermediate steps in none", () => {
+    const indexes = plan.indexes.filter((i) => i.image === "atom-stock");
+    assert.deepEqual(indexes, [
+      {
+        id: "atom-stock:v1.3",
+        image: "atom-stock",
+        variant: "default",
+        tag: "v1.3",
+        ref: "registry.example.test:5000/dayuhub/atom-stock:v1.3",
+        builds: [
+          { platform: "linux/amd64", build: "atom-stock/atom/amd64" },
+          { platform: "linux/arm64", build: "atom-stock/atom/arm64" },
+        ],
+        release: true,
+      },
+    ]);
+    const listed = new Set(plan.indexes.flatMap((i) => i.builds.map((b) => b.build)));
+    assert.deepEqual(
+      chain.filter((b) => listed.has(b.id)).map((b) => b.id),
+      ["atom-stock/atom/amd64", "atom-stock/atom/arm64"],
     );
   });
 });
