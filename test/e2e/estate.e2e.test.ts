@@ -2,7 +2,8 @@
  * End to end, for real: the Go-built Pulumi CLI and docker-build provider, two BuildKit daemons
  * (arm64 under QEMU) and the TLS+auth registry on loopback. Steps run in order on one stack; each
  * depends on the previous ones. The estate builds from a scratch copy of dockerfiles/, a tree in the
- * shape of a Dayu checkout that is the context of every image. Wall times are printed for the cold, no-op and one-leaf runs.
+ * shape of a Dayu checkout that is the context of every image (with one Atom-style chain, atom/stock).
+ * Wall times are printed for the cold, no-op, one-leaf and chain-step runs.
  */
 import { strict as assert } from "assert";
 import { execFileSync, spawn } from "child_process";
@@ -139,6 +140,50 @@ function jp5Downstream(plan: Plan): string[] {
   ].sort();
 }
 
+/** The Atom-style chain of the catalog (estate.yaml `atom-stock`, dockerfiles/atom/stock). */
+const CHAIN = "atom-stock";
+
+/** The layer digests of `ref`'s image for `platform` (the platform's child when `ref` is an index). */
+async function layersOf(client: RegistryClient, ref: string, platform: string): Promise<string[]> {
+  const { repository, reference } = splitRef(ref);
+  let m = await client.getManifest(repository, reference);
+  if ([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList].includes(m.mediaType as never)) {
+    const child = (await client.platforms(repository, reference)).get(platform);
+    assert.ok(child, `${ref} has no ${platform} image`);
+    m = await client.getManifest(repository, child);
+  }
+  return (m.json.layers ?? []).map((l) => l.digest);
+}
+
+/** build id → what its per-arch tag points at, for the chain's steps (intermediate ones included). */
+async function stepDigests(client: RegistryClient, plan: Plan): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const b of plan.builds.filter((x) => x.image === CHAIN)) {
+    const { repository, reference } = splitRef(b.archRef);
+    out[b.id] = (await client.resolve(repository, reference)) ?? "absent";
+  }
+  return out;
+}
+
+/**
+ * Each step of the chain is built on the previous step's image of the same platform: its layers
+ * start with all of the previous step's layers (the first step's with dayubase's).
+ */
+async function checkChainStacking(client: RegistryClient, plan: Plan): Promise<void> {
+  const builds = new Map(plan.builds.map((b) => [b.id, b]));
+  const steps = plan.builds.filter((b) => b.image === CHAIN);
+  assert.equal(steps.length, 6, "3 steps × 2 platforms");
+  for (const b of steps) {
+    assert.ok(b.base && (b.base.kind === "step" || b.base.kind === "build"), b.id);
+    const base = builds.get(b.base.build);
+    assert.ok(base, `${b.id}: base ${b.base.build} is planned`);
+    const own = await layersOf(client, b.archRef, b.platform);
+    const under = await layersOf(client, base.archRef, b.platform);
+    assert.ok(own.length > under.length, `${b.id} adds layers to ${base.id}`);
+    assert.deepEqual(own.slice(0, under.length), under, `${b.id} is built on ${base.id}`);
+  }
+}
+
 describe("the local estate, end to end", function () {
   this.timeout(20 * 60 * 1000);
   let plan: Plan;
@@ -190,6 +235,22 @@ describe("the local estate, end to end", function () {
         `${i.id}: the registry serves what the stack recorded`,
       );
     }
+    // The Atom-style chain: its index joins the last step's build of each platform.
+    const chain = plan.indexes.find((i) => i.id === `${CHAIN}:v1.3`);
+    assert.ok(chain, "the chain has its index");
+    assert.deepEqual(chain.builds, [
+      { platform: "linux/amd64", build: `${CHAIN}/atom/amd64` },
+      { platform: "linux/arm64", build: `${CHAIN}/atom/arm64` },
+    ]);
+    const { repository, reference } = splitRef(chain.ref);
+    assert.deepEqual([...(await client.platforms(repository, reference)).keys()].sort(), [
+      "linux/amd64",
+      "linux/arm64",
+    ]);
+    assert.deepEqual(Object.keys(s[CHAIN]["v1.3"].platforms).sort(), [
+      "linux/amd64",
+      "linux/arm64",
+    ]);
   });
 
   it("1a. third-party images are mirrored by digest with the platforms the estate needs", async () => {
@@ -248,6 +309,29 @@ describe("the local estate, end to end", function () {
       "aarch64",
       "dayubase jetson jetpack5 on aarch64",
       "car-detection built on aarch64",
+    ]);
+  });
+
+  it("1d. the Atom-style chain: each step on the previous one, the arm64 image runs every step's work", async () => {
+    await checkChainStacking(client, plan);
+    const chain = plan.indexes.find((i) => i.id === `${CHAIN}:v1.3`);
+    assert.ok(chain);
+    const { repository } = splitRef(chain.ref);
+    const rootfs = path.join(WORK, "rootfs-chain-arm64");
+    fs.mkdirSync(rootfs, { recursive: true });
+    for (const layer of await layersOf(client, chain.ref, "linux/arm64")) {
+      const blob = await client.getBlob(repository, layer);
+      execFileSync("tar", ["-xzf", "-", "-C", rootfs], { input: blob });
+    }
+    // entry.sh (copied by the last step) prints what dayubase and each step left, per-arch args included.
+    const out = execFileSync("chroot", [rootfs, "/bin/sh", "/opt/atom/entry.sh"], {
+      encoding: "utf8",
+    });
+    assert.deepEqual(out.trim().split("\n"), [
+      "dayubase jetson jetpack4 on aarch64",
+      "base blas=openblas-armv8 on aarch64",
+      "python 3.8 on aarch64",
+      "atom on aarch64",
     ]);
   });
 
@@ -521,5 +605,41 @@ describe("the local estate, end to end", function () {
         platforms: i.builds.map((b) => b.platform),
       });
     }
+  });
+
+  it("11. one middle step of the Atom-style chain changed: exactly it, the later steps and the index", async () => {
+    const before = await liveDigests(client, plan);
+    const stepsBefore = await stepDigests(client, plan);
+    appendTo(
+      "atom/stock/20-Dockerfile-python",
+      "RUN echo middle-change > /opt/atom/20-python-change",
+    );
+    // The changed step and the steps after it, on each platform; the first step stays.
+    const rebuilt = plan.builds
+      .filter((b) => b.image === CHAIN && (b.step === "python" || b.step === "atom"))
+      .map((b) => b.id)
+      .sort();
+    assert.deepEqual(rebuilt, [
+      `${CHAIN}/atom/amd64`,
+      `${CHAIN}/atom/arm64`,
+      `${CHAIN}/python/amd64`,
+      `${CHAIN}/python/arm64`,
+    ]);
+    const preview = ok(await pulumi(["preview", "--json"]), "preview");
+    assert.deepEqual(
+      changedResources(preview.stdout),
+      [
+        ...rebuilt.map((id) => `docker-build:index:Image ${id}`),
+        `docker-build:index:Index ${CHAIN}:v1.3`,
+        `pulumi-nodejs:dynamic:Resource ${CHAIN}:v1.3`,
+      ].sort(),
+    );
+    const run = ok(await pulumi(["up", "--yes", "--skip-preview"]), "chain-step pulumi up");
+    timings.chainStep = run.seconds;
+    assert.deepEqual(changedKeys(before, await liveDigests(client, plan)), [`${CHAIN}:v1.3`]);
+    assert.deepEqual(changedKeys(stepsBefore, await stepDigests(client, plan)), rebuilt);
+    // The later steps were rebuilt on the changed step's new digest, not on its old one.
+    await checkChainStacking(client, plan);
+    ok(await pulumi(["preview", "--expect-no-changes"]), "preview after the chain update");
   });
 });
