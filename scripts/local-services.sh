@@ -570,7 +570,8 @@ start_registry() {
   ((PKI_CHANGED || CREDS_CHANGED)) && changed=1
   pid="$(svc_pid "$svc")"
   # A registry from an older run (Debian's 2.8 binary) is replaced by the one the toolchain built.
-  if [[ -n "$pid" && "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$REGISTRY_BIN" ]]; then
+  # (Compared with the binary's real path: .tools may be a symbolic link, e.g. in a git worktree.)
+  if [[ -n "$pid" && "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$(readlink -f "$REGISTRY_BIN")" ]]; then
     log "$svc: running $(readlink "/proc/$pid/exe" 2>/dev/null), not $REGISTRY_BIN: restarting"
     changed=1
   fi
