@@ -47,7 +47,7 @@ import {
   prodRegistryClient,
   registryClient,
   requirePrerequisites,
-} from "../e2e/harness";
+} from "./harness";
 
 const WORK = path.join(ROOT, ".local/promote");
 const STAGING = "promote-staging";
