@@ -26,5 +26,10 @@ export DAYU_REGISTRY_CA="$_dayu_root/.local/pki/ca.crt"
 # (another checkout may hold the default one).
 _dayu_port="$(sed -n 's/^DAYU_REGISTRY_PORT=\([0-9]*\)$/\1/p' "$_dayu_root/.local/run/ports.env" 2>/dev/null)"
 export DAYU_REGISTRY="registry.dayu.test:${_dayu_port:-5443}"
+# The optional second registry standing for production (`local-services.sh start --prod-registry`),
+# when it is on; its credentials are in .local/prod-credentials.env (never exported here).
+_dayu_port="$(sed -n 's/^DAYU_PROD_REGISTRY_PORT=\([0-9]*\)$/\1/p' "$_dayu_root/.local/run/ports.env" 2>/dev/null)"
+if [[ -n "$_dayu_port" ]]; then export DAYU_PROD_REGISTRY="registry.dayu.test:$_dayu_port"
+else unset DAYU_PROD_REGISTRY; fi
 export PULUMI_STACK="${PULUMI_STACK:-local}"
 unset _dayu_root _dayu_port

@@ -10,14 +10,24 @@
 # qemu-aarch64 binfmt handler, and the buildx `remote` builders dayu-amd64 / dayu-arm64 (in
 # DOCKER_CONFIG=.local/docker, so ~/.docker is never touched).
 #
-# Usage: scripts/local-services.sh start|stop|status|env
+# Usage: scripts/local-services.sh start [--prod-registry|--no-prod-registry]|stop|status|env
 #   start   idempotent; leaves healthy services alone, (re)starts the others, waits for readiness
 #   stop    SIGTERM, bounded wait, then SIGKILL; removes this checkout's CA from the trust store
-#   status  one line per service; exit 0 only when all three are up
+#   status  one line per service; exit 0 only when all (enabled) services are up
 #   env     `export` lines to eval: eval "$(scripts/local-services.sh env)"
 #
+# Optional, off unless asked for: a second registry standing for production (promotion end to end,
+# docs/workflow.md), `prod-registry`: the same distribution binary on its own port (default 5444,
+# DAYU_PROD_REGISTRY_PORT), its own storage (.local/prod-registry/data), its own server certificate
+# from this checkout's CA, and its own generated credentials (user dayu-prod, .local/prod-credentials.env,
+# PROD_REGISTRY_USERNAME / PROD_REGISTRY_PASSWORD; not in .local/docker/config.json: a promoting stack
+# passes them itself). `start --prod-registry` (or DAYU_PROD_REGISTRY_PORT set) turns it on, and it is
+# remembered in .local/run/ports.env: later start/stop/status include it until `start --no-prod-registry`.
+# The first registry is the same with or without it.
+#
 # Environment overrides: DAYU_REGISTRY_PORT (5443), DAYU_BUILDKIT_AMD64_PORT (9101),
-# DAYU_BUILDKIT_ARM64_PORT (9102), DAYU_START_TIMEOUT (seconds per service, 90), DAYU_TOOLS_DIR (.tools).
+# DAYU_BUILDKIT_ARM64_PORT (9102), DAYU_PROD_REGISTRY_PORT (5444, and turns the prod registry on),
+# DAYU_START_TIMEOUT (seconds per service, 90), DAYU_TOOLS_DIR (.tools).
 # The ports a `start` used are kept in .local/run/ports.env and reused by later commands (and by
 # scripts/env.sh) until other overrides are given: two checkouts on one machine run side by side on
 # different ports; `start` refuses, naming the other checkout, when its ports are taken.
@@ -54,6 +64,11 @@ declare -A BK_PORT=(
   [amd64]="${DAYU_BUILDKIT_AMD64_PORT:-${SAVED_PORT[DAYU_BUILDKIT_AMD64_PORT]:-9101}}"
   [arm64]="${DAYU_BUILDKIT_ARM64_PORT:-${SAVED_PORT[DAYU_BUILDKIT_ARM64_PORT]:-9102}}"
 )
+# The prod registry is on when its port is given or remembered (see the header); `start` flags change it.
+PROD_REG_PORT="${DAYU_PROD_REGISTRY_PORT:-${SAVED_PORT[DAYU_PROD_REGISTRY_PORT]:-}}"
+PROD_REG_ENABLED=0
+[[ -n "$PROD_REG_PORT" ]] && PROD_REG_ENABLED=1
+PROD_REG_PORT="${PROD_REG_PORT:-5444}"
 # The registry is reached by a name, not by 127.0.0.1: buildx's client-side resolver (used by
 # `imagetools` and so by docker-build's Index) talks plain HTTP to any loopback IP literal and to
 # "localhost". The name resolves to 127.0.0.1 through /etc/hosts; the registry listens on loopback only.
@@ -61,6 +76,14 @@ REG_HOST="${DAYU_REGISTRY_HOST:-registry.dayu.test}"
 REG_ADDR="$REG_HOST:$REG_PORT"
 REG_LISTEN="127.0.0.1:$REG_PORT"
 REG_USER_NAME="dayu"
+# The prod registry: same host name (the CA may certify no other), its own port, files and user.
+PROD_REG_DIR="$LOCAL/prod-registry"
+PROD_REG_ADDR="$REG_HOST:$PROD_REG_PORT"
+PROD_REG_LISTEN="127.0.0.1:$PROD_REG_PORT"
+PROD_REG_CONFIG="$PROD_REG_DIR/config.yml"
+PROD_HTPASSWD="$PROD_REG_DIR/htpasswd"
+PROD_CREDS="$LOCAL/prod-credentials.env"
+PROD_REG_USER_NAME="dayu-prod"
 TIMEOUT="${DAYU_START_TIMEOUT:-90}"
 
 CA_CRT="$PKI/ca.crt"
@@ -86,6 +109,13 @@ BUILDX_BIN="$TOOLS_BIN/buildx"
 SAFE_PATH="$TOOLS_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 SERVICES=(registry buildkitd-amd64 buildkitd-arm64)
+# set_services: the list above, plus prod-registry while it is on (start's flags may change that).
+set_services() {
+  SERVICES=(registry buildkitd-amd64 buildkitd-arm64)
+  ((PROD_REG_ENABLED)) && SERVICES+=(prod-registry)
+  return 0
+}
+set_services
 declare -A STARTED=()   # services launched by this run of `start` (the others were left alone)
 
 log() { printf '[local-services] %s\n' "$*"; }
@@ -122,11 +152,26 @@ write_if_changed() {
 svc_pidfile() { echo "$RUN/$1.pid"; }
 svc_log() { echo "$LOGS/$1.log"; }
 svc_arch() { echo "${1#buildkitd-}"; }
-svc_port() { if [[ "$1" == registry ]]; then echo "$REG_PORT"; else echo "${BK_PORT[$(svc_arch "$1")]}"; fi; }
-svc_config() { if [[ "$1" == registry ]]; then echo "$REG_CONFIG"; else echo "$BK_DIR/$(svc_arch "$1")/buildkitd.toml"; fi; }
+svc_port() {
+  case "$1" in
+    registry) echo "$REG_PORT" ;;
+    prod-registry) echo "$PROD_REG_PORT" ;;
+    *) echo "${BK_PORT[$(svc_arch "$1")]}" ;;
+  esac
+}
+svc_config() {
+  case "$1" in
+    registry) echo "$REG_CONFIG" ;;
+    prod-registry) echo "$PROD_REG_CONFIG" ;;
+    *) echo "$BK_DIR/$(svc_arch "$1")/buildkitd.toml" ;;
+  esac
+}
 svc_address() {
-  if [[ "$1" == registry ]]; then echo "https://$REG_ADDR"
-  else echo "tcp://127.0.0.1:$(svc_port "$1") (builder dayu-$(svc_arch "$1"))"; fi
+  case "$1" in
+    registry) echo "https://$REG_ADDR" ;;
+    prod-registry) echo "https://$PROD_REG_ADDR (stands for production)" ;;
+    *) echo "tcp://127.0.0.1:$(svc_port "$1") (builder dayu-$(svc_arch "$1"))" ;;
+  esac
 }
 
 # pid_is_svc PID SERVICE: PID is alive (not a zombie) and is this repo's instance of SERVICE, recognised
@@ -235,20 +280,24 @@ refuse_taken_port() {
   other="$(listener_pid "$port")"
   [[ -n "$other" ]] || return 0
   cmd="$(tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null || true)"
-  owner="$(grep -oE '/[^ ]*/\.local/(registry/config\.yml|buildkit/[a-z0-9]+/buildkitd\.toml)' <<<"$cmd" | head -n1 | sed 's#/\.local/.*##')"
+  owner="$(grep -oE '/[^ ]*/\.local/((prod-)?registry/config\.yml|buildkit/[a-z0-9]+/buildkitd\.toml)' <<<"$cmd" | head -n1 | sed 's#/\.local/.*##')"
   if [[ -n "$owner" && "$owner" != "$ROOT" ]]; then
     die "$svc: port $port is used by the local services of another checkout, $owner (pid $other).
   Both can run at once on different ports; start this one with, for example:
     DAYU_REGISTRY_PORT=$((REG_PORT + 100)) DAYU_BUILDKIT_AMD64_PORT=$((BK_PORT[amd64] + 100)) DAYU_BUILDKIT_ARM64_PORT=$((BK_PORT[arm64] + 100)) $0 start
   (the ports are remembered in $PORTS_FILE), or stop the other one: $owner/scripts/local-services.sh stop"
   fi
-  die "$svc: port $port is taken by pid $other (${cmd:0:120}); free it or choose another port (DAYU_REGISTRY_PORT, DAYU_BUILDKIT_AMD64_PORT, DAYU_BUILDKIT_ARM64_PORT)"
+  die "$svc: port $port is taken by pid $other (${cmd:0:120}); free it or choose another port (DAYU_REGISTRY_PORT, DAYU_BUILDKIT_AMD64_PORT, DAYU_BUILDKIT_ARM64_PORT, DAYU_PROD_REGISTRY_PORT)"
 }
 
 # save_ports: the ports of this start, for later commands and scripts/env.sh.
 save_ports() {
-  printf 'DAYU_REGISTRY_PORT=%s\nDAYU_BUILDKIT_AMD64_PORT=%s\nDAYU_BUILDKIT_ARM64_PORT=%s\n' \
-    "$REG_PORT" "${BK_PORT[amd64]}" "${BK_PORT[arm64]}" | write_if_changed "$PORTS_FILE" 0600 || true
+  {
+    printf 'DAYU_REGISTRY_PORT=%s\nDAYU_BUILDKIT_AMD64_PORT=%s\nDAYU_BUILDKIT_ARM64_PORT=%s\n' \
+      "$REG_PORT" "${BK_PORT[amd64]}" "${BK_PORT[arm64]}"
+    # Present only while the prod registry is on: its presence is what turns it on for later commands.
+    if ((PROD_REG_ENABLED)); then printf 'DAYU_PROD_REGISTRY_PORT=%s\n' "$PROD_REG_PORT"; fi
+  } | write_if_changed "$PORTS_FILE" 0600 || true
 }
 
 # /etc/hosts maps the registry's name to loopback (see REG_HOST).
@@ -288,6 +337,7 @@ leaf_ok() {
 # ensure_pki: CA, registry server cert, buildkitd server cert, buildx client cert; CA in the system store.
 # Sets PKI_CHANGED=1 when a server certificate was (re)issued (running daemons must be restarted).
 PKI_CHANGED=0
+PROD_PKI_CHANGED=0
 ensure_pki() {
   mkdir -p "$PKI"; chmod 0700 "$PKI"
   # A CA from an older run (no name constraints, or constraints for another registry name) is
@@ -302,13 +352,19 @@ ensure_pki() {
       -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
       -addext "nameConstraints=critical,permitted;${CA_NAMES//,/,permitted;}" 2>/dev/null \
       || die "openssl could not generate the local CA"
-    rm -f "$PKI"/registry.crt "$PKI"/buildkitd.crt "$PKI"/buildkit-client.crt
+    rm -f "$PKI"/registry.crt "$PKI"/prod-registry.crt "$PKI"/buildkitd.crt "$PKI"/buildkit-client.crt
   fi
   untrust_legacy_ca
   if ! leaf_ok registry || ! openssl x509 -in "$PKI/registry.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "DNS:$REG_HOST"; then
     log "issuing the registry server certificate ($REG_HOST, localhost, 127.0.0.1)"
     gen_leaf registry "$REG_HOST" serverAuth "DNS:$REG_HOST,DNS:localhost,IP:127.0.0.1"
     PKI_CHANGED=1
+  fi
+  # The prod registry's own certificate (own key), issued only while it is on.
+  if ((PROD_REG_ENABLED)) && { ! leaf_ok prod-registry || ! openssl x509 -in "$PKI/prod-registry.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "DNS:$REG_HOST"; }; then
+    log "issuing the prod registry's server certificate ($REG_HOST, localhost, 127.0.0.1)"
+    gen_leaf prod-registry "$REG_HOST" serverAuth "DNS:$REG_HOST,DNS:localhost,IP:127.0.0.1"
+    PROD_PKI_CHANGED=1
   fi
   if ! leaf_ok buildkitd; then
     log "issuing the buildkitd server certificate (localhost, 127.0.0.1)"
@@ -444,41 +500,48 @@ ensure_binfmt() {
 
 # write_registry_config: true when the config changed.
 write_registry_config() {
-  mkdir -p "$REG_DIR/data"
-  local secret_file="$REG_DIR/http.secret"
+  write_config_of registry "$REG_DIR" "$REG_CONFIG" "$REG_LISTEN" registry "$HTPASSWD" dayu-local-registry
+}
+
+# write_config_of SERVICE DIR CONFIG LISTEN CERT HTPASSWD REALM: a registry's config (storage in DIR/data,
+# TLS with $PKI/CERT.{crt,key}); true when it changed. The two registries differ only in these.
+write_config_of() {
+  local svc="$1" dir="$2" config="$3" listen="$4" cert="$5" htpasswd="$6" realm="$7"
+  mkdir -p "$dir/data"
+  local secret_file="$dir/http.secret"
   [[ -s "$secret_file" ]] || openssl rand -hex 32 >"$secret_file"
   # Distribution v3 reads the 2.8 configuration format (version 0.1) and storage layout unchanged:
   # storage written by 2.8 is served as it is.
-  write_if_changed "$REG_CONFIG" 0600 <<EOF
+  write_if_changed "$config" 0600 <<EOF
 # Generated by scripts/local-services.sh for distribution $REGISTRY_WANTED; edits are overwritten.
 version: 0.1
 log:
   level: info
   formatter: text
   fields:
-    service: registry
+    service: $svc
 storage:
   filesystem:
-    rootdirectory: $REG_DIR/data
+    rootdirectory: $dir/data
   delete:
     enabled: true
   # No blob descriptor cache (storage.cache): it only saves stat calls on a local disk, and with 2.8's
   # in-memory cache concurrent cross-repository mounts failed manifest PUTs ("blob unknown").
 http:
-  addr: $REG_LISTEN
+  addr: $listen
   secret: $(cat "$secret_file")
   # In-flight pushes finish before a stop (SIGTERM); stop_svc waits up to 20 s.
   draintimeout: 15s
   tls:
-    certificate: $PKI/registry.crt
-    key: $PKI/registry.key
+    certificate: $PKI/$cert.crt
+    key: $PKI/$cert.key
     minimumtls: tls1.2
   headers:
     X-Content-Type-Options: [nosniff]
 auth:
   htpasswd:
-    realm: dayu-local-registry
-    path: $HTPASSWD
+    realm: $realm
+    path: $htpasswd
 health:
   storagedriver:
     enabled: true
@@ -490,9 +553,10 @@ EOF
 # local_check ARGS...: scripts/local-check.ts, the program's own registry client and pre-flight checks
 # (lib/registry.ts, lib/preflight.ts). Node runs with the system store (--use-openssl-ca) and without
 # NODE_EXTRA_CA_CERTS, so DAYU_CHECK_SYSTEM_TRUST=1 tests what Go programs on the host will see.
+# CHECK_USER / CHECK_PASS override the credentials it passes (the prod registry's).
 local_check() {
   env -u NODE_EXTRA_CA_CERTS DOCKER_CONFIG="$DOCKER_DIR" BUILDX_CONFIG="$DOCKER_DIR/buildx" DAYU_BUILDX="$BUILDX_BIN" \
-    DAYU_REGISTRY_CA="$CA_CRT" REGISTRY_USERNAME="$REG_USER" REGISTRY_PASSWORD="$REG_PASS" \
+    DAYU_REGISTRY_CA="$CA_CRT" REGISTRY_USERNAME="${CHECK_USER:-$REG_USER}" REGISTRY_PASSWORD="${CHECK_PASS:-$REG_PASS}" \
     node --use-openssl-ca -r "$ROOT/node_modules/ts-node/register/transpile-only" "$ROOT/scripts/local-check.ts" "$@"
 }
 
@@ -506,7 +570,8 @@ start_registry() {
   ((PKI_CHANGED || CREDS_CHANGED)) && changed=1
   pid="$(svc_pid "$svc")"
   # A registry from an older run (Debian's 2.8 binary) is replaced by the one the toolchain built.
-  if [[ -n "$pid" && "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$REGISTRY_BIN" ]]; then
+  # (Compared with the binary's real path: .tools may be a symbolic link, e.g. in a git worktree.)
+  if [[ -n "$pid" && "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$(readlink -f "$REGISTRY_BIN")" ]]; then
     log "$svc: running $(readlink "/proc/$pid/exe" 2>/dev/null), not $REGISTRY_BIN: restarting"
     changed=1
   fi
@@ -536,6 +601,78 @@ wait_registry() {
   wait_listening "$svc"
   reason="$(registry_healthy "$TIMEOUT")" || fail "$svc" "$reason"
   log "$svc: ready in $((SECONDS - t0))s (anonymous 401, credentials 200, trusted by the system store)"
+}
+
+# --- prod registry (optional; see the header) ----------------------------------------------------------
+
+PROD_USER="" PROD_PASS=""
+load_prod_creds() {
+  [[ -f "$PROD_CREDS" ]] || return 1
+  PROD_USER="$(sed -n 's/^PROD_REGISTRY_USERNAME=//p' "$PROD_CREDS" | tail -n1)"
+  PROD_PASS="$(sed -n 's/^PROD_REGISTRY_PASSWORD=//p' "$PROD_CREDS" | tail -n1)"
+  [[ -n "$PROD_USER" && -n "$PROD_PASS" ]]
+}
+
+# ensure_prod_creds: its own user and password, generated once, and its bcrypt htpasswd file. Sets
+# PROD_CREDS_CHANGED=1 when the htpasswd file was rewritten. Nothing goes into .local/docker: the
+# promoting stack hands these credentials to the docker-build provider itself.
+PROD_CREDS_CHANGED=0
+ensure_prod_creds() {
+  if ! load_prod_creds; then
+    log "generating the prod registry's credentials (user $PROD_REG_USER_NAME) in $PROD_CREDS"
+    (umask 077 && printf 'PROD_REGISTRY_USERNAME=%s\nPROD_REGISTRY_PASSWORD=%s\n' "$PROD_REG_USER_NAME" "$(openssl rand -hex 24)" >"$PROD_CREDS")
+    load_prod_creds || die "could not write $PROD_CREDS"
+  fi
+  chmod 0600 "$PROD_CREDS"
+  [[ "$PROD_USER" != "$REG_USER" && "$PROD_PASS" != "$REG_PASS" ]] \
+    || die "prod-registry: its credentials ($PROD_CREDS) must differ from the first registry's"
+  mkdir -p "$PROD_REG_DIR"
+  if ! [[ -s "$PROD_HTPASSWD" ]] || ! printf '%s' "$PROD_PASS" | htpasswd -vi "$PROD_HTPASSWD" "$PROD_USER" >/dev/null 2>&1; then
+    log "writing the prod registry's bcrypt htpasswd file ($PROD_HTPASSWD)"
+    local line
+    line="$(printf '%s' "$PROD_PASS" | htpasswd -Bin "$PROD_USER" 2>/dev/null || true)"
+    [[ "$line" == "$PROD_USER:\$2"[aby]"\$"* ]] || die "prod-registry: htpasswd -B did not produce a bcrypt entry for $PROD_USER"
+    printf '%s\n' "$line" | write_if_changed "$PROD_HTPASSWD" 0600 || true
+    PROD_CREDS_CHANGED=1
+  fi
+}
+
+prod_registry_healthy() {
+  CHECK_USER="$PROD_USER" CHECK_PASS="$PROD_PASS" DAYU_CHECK_SYSTEM_TRUST=1 \
+    local_check registry "$PROD_REG_ADDR" --wait "${1:-0}" 2>&1
+}
+
+start_prod_registry() {
+  local svc=prod-registry pid changed=0
+  write_config_of prod-registry "$PROD_REG_DIR" "$PROD_REG_CONFIG" "$PROD_REG_LISTEN" prod-registry \
+    "$PROD_HTPASSWD" dayu-local-prod-registry && changed=1
+  ((PROD_PKI_CHANGED || PROD_CREDS_CHANGED)) && changed=1
+  pid="$(svc_pid "$svc")"
+  if [[ -n "$pid" ]]; then
+    if ((changed)); then
+      log "$svc: configuration, certificate or credentials changed: restarting"
+      stop_svc "$svc"
+    elif prod_registry_healthy 10 >/dev/null; then
+      log "$svc: already running (pid $pid), healthy"
+      return
+    else
+      log "$svc: running (pid $pid) but unhealthy: restarting"
+      stop_svc "$svc"
+    fi
+  fi
+  [[ -x "$REGISTRY_BIN" && "$(cat "$TOOLS_BIN/.registry.version" 2>/dev/null)" == "$REGISTRY_WANTED" ]] \
+    || die "$svc: $REGISTRY_BIN (distribution $REGISTRY_WANTED) missing: run scripts/toolchain.sh"
+  [[ -s "$PROD_HTPASSWD" ]] || die "$svc: htpasswd file $PROD_HTPASSWD does not exist; refusing to start"
+  refuse_taken_port "$svc" "$PROD_REG_PORT"
+  log "$svc: starting on https://$PROD_REG_ADDR (data in $PROD_REG_DIR/data)"
+  launch "$svc" "$REGISTRY_BIN" serve "$PROD_REG_CONFIG"
+}
+
+wait_prod_registry() {
+  local svc=prod-registry t0=$SECONDS reason
+  wait_listening "$svc"
+  reason="$(prod_registry_healthy "$TIMEOUT")" || fail "$svc" "$reason"
+  log "$svc: ready in $((SECONDS - t0))s (anonymous 401, its own credentials 200, trusted by the system store)"
 }
 
 # --- buildkitd ---------------------------------------------------------------------------------------
@@ -691,7 +828,8 @@ cmd_start() {
   # Older runs left these group- and world-readable: the owner's only from now on (.local itself
   # too, so what other tools write below it later is covered).
   chmod 0700 "$LOCAL"
-  secure_tree "$LOCAL/state" "$LOGS" "$REG_DIR" "$PKI" "$RUN" "$LOCAL/credentials.env" "$LOCAL/passphrase"
+  secure_tree "$LOCAL/state" "$LOGS" "$REG_DIR" "$PKI" "$RUN" "$LOCAL/credentials.env" "$LOCAL/passphrase" \
+    "$PROD_REG_DIR" "$PROD_CREDS"
   [[ -x "$ROOT/node_modules/.bin/ts-node" ]] || die "node_modules missing: run npm ci first (the checks use lib/registry.ts)"
 
   for tool in openssl htpasswd curl jq ss setsid; do
@@ -701,6 +839,7 @@ cmd_start() {
   ensure_hosts
   ensure_pki
   ensure_creds
+  if ((PROD_REG_ENABLED)); then ensure_prod_creds; fi
   ensure_binfmt
   # Every port is checked before anything starts: a clash with another checkout leaves nothing half up.
   for svc in "${SERVICES[@]}"; do
@@ -711,10 +850,15 @@ cmd_start() {
   start_registry
   start_buildkitd amd64
   start_buildkitd arm64
+  if ((PROD_REG_ENABLED)); then start_prod_registry; fi
   if [[ -n "${STARTED[registry]:-}" ]]; then wait_registry; fi
   wait_buildkitd amd64
   wait_buildkitd arm64
+  if [[ -n "${STARTED[prod-registry]:-}" ]]; then wait_prod_registry; fi
   log "all services up in $((SECONDS - t0))s: registry https://$REG_ADDR, builders dayu-amd64 (tcp://127.0.0.1:${BK_PORT[amd64]}), dayu-arm64 (tcp://127.0.0.1:${BK_PORT[arm64]})"
+  if ((PROD_REG_ENABLED)); then
+    log "prod registry https://$PROD_REG_ADDR (user $PROD_USER, password in $PROD_CREDS)"
+  fi
   log "use them with: eval \"\$($0 env)\""
 }
 
@@ -722,6 +866,8 @@ cmd_stop() {
   require_root
   mkdir -p "$RUN"
   lock
+  # Stopped whenever it runs, on or off (found by its pid file or its config on the command line).
+  if ((PROD_REG_ENABLED)) || [[ -n "$(svc_pid prod-registry)" ]]; then stop_svc prod-registry; fi
   stop_svc buildkitd-arm64
   stop_svc buildkitd-amd64
   stop_svc registry
@@ -752,10 +898,27 @@ cmd_env() {
   printf 'source %q\n' "$ROOT/scripts/env.sh"
 }
 
-usage() { sed -n '12,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '13,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+# start's flags: --prod-registry turns the prod registry on (remembered), --no-prod-registry off (it is
+# stopped, its files are kept).
+start_flags() {
+  local flag
+  for flag in "$@"; do
+    case "$flag" in
+      --prod-registry) PROD_REG_ENABLED=1 ;;
+      --no-prod-registry)
+        PROD_REG_ENABLED=0
+        if [[ -n "$(svc_pid prod-registry)" ]]; then require_root; stop_svc prod-registry; fi
+        ;;
+      *) usage ;;
+    esac
+  done
+  set_services
+}
 
 case "${1:-}" in
-  start) cmd_start ;;
+  start) start_flags "${@:2}"; cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;

@@ -26,7 +26,8 @@ step "workflow lint"; if [[ -x .tools/bin/actionlint ]]; then .tools/bin/actionl
 step "unit tests";   npx mocha
 
 step "local services and stand-in upstream images"
-scripts/local-services.sh start
+# --prod-registry: the second registry the promotion end-to-end test publishes into.
+scripts/local-services.sh start --prod-registry
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 mkdir -p .local

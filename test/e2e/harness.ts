@@ -98,10 +98,39 @@ export function ok(run: Run, what: string): Run {
 }
 
 export function credentials(): { username: string; password: string } {
-  const file = path.join(ROOT, ".local/credentials.env");
-  const text = fs.readFileSync(file, "utf8");
+  return credentialsFile(".local/credentials.env", "REGISTRY");
+}
+
+/** `<PREFIX>_USERNAME` / `<PREFIX>_PASSWORD` of a credentials file local-services.sh wrote. */
+function credentialsFile(file: string, prefix: string): { username: string; password: string } {
+  const text = fs.readFileSync(path.join(ROOT, file), "utf8");
   const get = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(text)?.[1] ?? "";
-  return { username: get("REGISTRY_USERNAME"), password: get("REGISTRY_PASSWORD") };
+  return { username: get(`${prefix}_USERNAME`), password: get(`${prefix}_PASSWORD`) };
+}
+
+/**
+ * The second registry standing for production (`scripts/local-services.sh start --prod-registry`):
+ * its address from scripts/env.sh (`DAYU_PROD_REGISTRY`), its own credentials, a client.
+ */
+export function prodRegistry(): string {
+  const address = env().DAYU_PROD_REGISTRY;
+  if (!address)
+    throw new Error(
+      "the prod registry is off: scripts/local-services.sh start --prod-registry (DAYU_PROD_REGISTRY is unset)",
+    );
+  return address;
+}
+
+export function prodCredentials(): { username: string; password: string } {
+  return credentialsFile(".local/prod-credentials.env", "PROD_REGISTRY");
+}
+
+export function prodRegistryClient(): RegistryClient {
+  return new RegistryClient({
+    address: prodRegistry(),
+    ...prodCredentials(),
+    ca: fs.readFileSync(path.join(ROOT, ".local/pki/ca.crt"), "utf8"),
+  });
 }
 
 /** The local registry's address, from the committed dev stack. */
@@ -130,8 +159,11 @@ export function registryClient(): RegistryClient {
   });
 }
 
-/** Checks the local services and stand-ins exist; throws saying which command brings them up. */
-export function requirePrerequisites(): void {
+/**
+ * Checks the local services and stand-ins exist; throws saying which command brings them up. With
+ * `prodRegistry`, the second registry too.
+ */
+export function requirePrerequisites(opts: { prodRegistry?: boolean } = {}): void {
   const missing: string[] = [];
   for (const tool of [
     "pulumi",
@@ -157,6 +189,10 @@ export function requirePrerequisites(): void {
   });
   if (status.status !== 0)
     missing.push(`local services are not all up:\n${status.stdout}${status.stderr}`);
+  if (opts.prodRegistry && !/^prod-registry\s+running/m.test(status.stdout))
+    missing.push("the prod registry (scripts/local-services.sh start --prod-registry)");
+  if (opts.prodRegistry && !fs.existsSync(path.join(ROOT, ".local/prod-credentials.env")))
+    missing.push(".local/prod-credentials.env (scripts/local-services.sh start --prod-registry)");
   if (missing.length)
     throw new Error(`end-to-end prerequisites missing:\n  - ${missing.join("\n  - ")}`);
 }
