@@ -60,9 +60,12 @@ while IFS=$'\t' read -r -a f; do
       args=()
       for kv in "${f[@]:8}"; do args+=(--build-arg "$kv"); done
       echo "== build ${f[1]} ${f[2]} ${f[3]} -> ${f[7]}" >>"$log"
+      b0="$(date +%s.%N)"
       "$BUILDX" build --builder "${f[4]}" --platform "${f[3]}" --provenance=false \
         -f "${f[6]}" "${args[@]}" -t "${f[7]}" --push --progress=plain "${f[5]}" >>"$log" 2>&1 \
         || fail "build ${f[1]} ${f[2]} ${f[3]}"
+      # One line per build with its wall time, for the per-architecture figures of the bench.
+      awk -v a="$b0" -v b="$(date +%s.%N)" -v w="${f[1]} ${f[2]} ${f[3]}" 'BEGIN{printf "-- built %s %.3f\n", w, b-a}' >>"$log"
       builds=$((builds + 1))
       ;;
     index)

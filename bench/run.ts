@@ -24,6 +24,8 @@ import { settingsFromStackFile } from "../estate/settings";
 import { countWrites } from "./events";
 import { affected, stepCounts, stepLines, stepsForStack } from "./scriptPlan";
 import {
+  buildSecondsByPlatform,
+  perPlatformLine,
   ScaleResult,
   Sample,
   ScenarioResult,
@@ -547,11 +549,19 @@ async function runSide(
         // no summary line: killed
       }
       const want = stepCounts(steps);
+      const scriptLog = path.join(logs, `${scenario}.script.log`);
+      const perBuild = buildSecondsByPlatform(
+        fs.existsSync(scriptLog) ? fs.readFileSync(scriptLog, "utf8") : "",
+      );
+      const perPlatform = Object.fromEntries(
+        Object.entries(perBuild).map(([p, v]) => [p, median(v)]),
+      );
       return {
         seconds: ran.seconds,
         builds: counts.builds,
         indexes: counts.indexes,
         ok: ran.code === 0 && counts.builds === want.builds,
+        perPlatform,
       };
     }
     const events = path.join(logs, `${scenario}.events.jsonl`);
@@ -725,6 +735,13 @@ async function main(): Promise<void> {
           "## Side by side (medians, min–max; ratio: median of the per-run ratios)",
           "",
           scenarioTable(side),
+          "",
+          ...side
+            .filter((r) => r.scenario === "cold" && perPlatformLine(r.script))
+            .map(
+              (r) =>
+                `script, ${r.workload}, cold: median wall per build ${perPlatformLine(r.script)}`,
+            ),
           "",
         ]
       : []),

@@ -55,8 +55,19 @@ export function scriptSteps(catalog: Catalog, plan: Plan, registryPath: string):
   const planned = new Map(plan.images.map((i) => [i.name, i]));
   const steps: ScriptStep[] = [];
   for (const m of plan.mirrors) {
-    for (const target of m.refs)
+    for (const target of m.refs) {
       steps.push({ kind: "mirror", name: m.name, source: m.source, target });
+      // `FROM ${REG}/node:20` means library/node on Docker Hub only; on another registry it is
+      // <REG>/node: Dayu's scripts need the official images there too.
+      const official = `${registryPath}/library/`;
+      if (target.startsWith(official))
+        steps.push({
+          kind: "mirror",
+          name: m.name,
+          source: m.source,
+          target: `${registryPath}/${target.slice(official.length)}`,
+        });
+    }
   }
   // The first index tag of (image, variant): the per-arch tags hang off it, bases are pulled by it.
   const variantTag = (image: string, variant: string): string | undefined =>

@@ -40,6 +40,8 @@ export interface Sample {
   builds: number;
   indexes: number;
   ok: boolean;
+  /** The script's median wall seconds per build, by platform. */
+  perPlatform?: Record<string, number>;
 }
 
 /** A scenario's figures for both sides. */
@@ -165,4 +167,31 @@ export function growthExponent(
   if (a.images <= 0 || b.images <= 0 || a.images === b.images || a.seconds <= 0 || b.seconds <= 0)
     return undefined;
   return Math.log(b.seconds / a.seconds) / Math.log(b.images / a.images);
+}
+
+/**
+ * Wall seconds of each build the script ran, by platform, from its log's `-- built <image>
+ * <variant> <platform> <seconds>` lines.
+ */
+export function buildSecondsByPlatform(scriptLog: string): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const m of scriptLog.matchAll(/^-- built \S+ \S+ (\S+) ([0-9.]+)$/gm)) {
+    (out[m[1]] ??= []).push(Number(m[2]));
+  }
+  return out;
+}
+
+/** `linux/amd64 1.2 s, linux/arm64 3.4 s (arm64/amd64 2.83×)` from samples' per-platform medians. */
+export function perPlatformLine(samples: readonly Sample[]): string | undefined {
+  const by: Record<string, number[]> = {};
+  for (const s of samples) {
+    for (const [p, v] of Object.entries(s.perPlatform ?? {})) (by[p] ??= []).push(v);
+  }
+  const m = Object.fromEntries(Object.entries(by).map(([p, v]) => [p, median(v)]));
+  if (Object.keys(m).length === 0) return undefined;
+  const parts = Object.keys(m)
+    .sort()
+    .map((p) => `${p} ${m[p].toFixed(1)} s`);
+  const r = ratio(m["linux/arm64"], m["linux/amd64"]);
+  return `${parts.join(", ")}${r === undefined ? "" : ` (arm64/amd64 ${r.toFixed(2)}×)`}`;
 }

@@ -6,7 +6,9 @@ import { countWrites, IMAGE_TYPE, INDEX_TYPE } from "../../bench/events";
 import { parseArgs } from "../../bench/run";
 import { affected, archLabel, scriptSteps, stepCounts, stepLines } from "../../bench/scriptPlan";
 import {
+  buildSecondsByPlatform,
   fmtCounts,
+  perPlatformLine,
   growthExponent,
   median,
   pairedRatio,
@@ -119,10 +121,12 @@ describe("bench: the Dayu-style script's build list", () => {
   it("orders mirrors first, every build before the indexes that use it, bases before dependents", () => {
     const pos = (pred: (s: (typeof steps)[number]) => boolean) => steps.findIndex(pred);
     assert.equal(steps[0].kind, "mirror");
+    // Every mirror ref, and library/node once more as <REG>/node (what `FROM ${REG}/node:20` reads)
     assert.equal(
       stepCounts(steps).mirrors,
-      plan.mirrors.reduce((n, m) => n + m.refs.length, 0),
+      plan.mirrors.reduce((n, m) => n + m.refs.length, 0) + 1,
     );
+    assert.ok(steps.some((s) => s.kind === "mirror" && s.target === `${REG}/bench/s/node:20`));
     for (const [i, s] of steps.entries()) {
       if (s.kind !== "index") continue;
       assert.equal(s.sources.length > 0, true);
@@ -377,5 +381,31 @@ describe("bench: figures", () => {
     assert.throws(() => parseArgs(["--runs", "0"]), /1 to 20/);
     assert.throws(() => parseArgs(["--scale", "1"]), /whole number ≥ 2/);
     assert.throws(() => parseArgs(["--bogus"]), /unknown flag --bogus[\s\S]*usage: npm run bench/);
+  });
+});
+
+describe("bench: the script's per-build times", () => {
+  it("reads them from the script's log by platform and sets arm64 against amd64", () => {
+    const log = [
+      "== build a default linux/amd64 -> r",
+      "#1 [internal] load build definition",
+      "-- built a default linux/amd64 1.500",
+      "-- built a default linux/arm64 4.500",
+      "-- built b jp5 linux/amd64 2.500",
+      "-- built b jp5 linux/arm64 5.500",
+    ].join("\n");
+    const by = buildSecondsByPlatform(log);
+    assert.deepEqual(by, { "linux/amd64": [1.5, 2.5], "linux/arm64": [4.5, 5.5] });
+    const line = perPlatformLine([
+      {
+        seconds: 1,
+        builds: 1,
+        indexes: 0,
+        ok: true,
+        perPlatform: { "linux/amd64": 2, "linux/arm64": 5 },
+      },
+    ]);
+    assert.equal(line, "linux/amd64 2.0 s, linux/arm64 5.0 s (arm64/amd64 2.50×)");
+    assert.equal(perPlatformLine([{ seconds: 1, builds: 1, indexes: 0, ok: true }]), undefined);
   });
 });
