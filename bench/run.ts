@@ -655,7 +655,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   requirePrerequisites();
   const runId = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").toLowerCase();
-  fs.mkdirSync(BENCH, { recursive: true });
+  fs.mkdirSync(path.join(BENCH, "state"), { recursive: true, mode: 0o700 });
   const pins = await standinPins(Math.min(o.timeout, 900));
   const started = Date.now();
   const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
