@@ -7,6 +7,10 @@
 export const IMAGE_TYPE = "docker-build:index:Image";
 export const INDEX_TYPE = "docker-build:index:Index";
 
+/** The URN part of an Index that copies a mirror (a child of MirroredImage). */
+const MIRROR_PARENT = "$dayu:estate:MirroredImage$";
+const MIRROR = "mirror";
+
 /** Steps that ran a build or wrote an index (a replacement's steps count once: by URN). */
 const WRITES = new Set(["create", "update", "replace", "create-replacement"]);
 
@@ -17,8 +21,16 @@ interface StepMetadata {
 }
 
 /** Distinct URNs of each type whose step wrote something, from event-log text. */
-export function countWrites(eventLog: string): { builds: number; indexes: number } {
-  const seen: Record<string, Set<string>> = { [IMAGE_TYPE]: new Set(), [INDEX_TYPE]: new Set() };
+export function countWrites(eventLog: string): {
+  builds: number;
+  indexes: number;
+  mirrors: number;
+} {
+  const seen: Record<string, Set<string>> = {
+    [IMAGE_TYPE]: new Set(),
+    [INDEX_TYPE]: new Set(),
+    [MIRROR]: new Set(),
+  };
   for (const line of eventLog.split("\n")) {
     if (!line.trim()) continue;
     let event: { resOutputsEvent?: { metadata?: StepMetadata } };
@@ -29,7 +41,13 @@ export function countWrites(eventLog: string): { builds: number; indexes: number
     }
     const m = event.resOutputsEvent?.metadata;
     if (!m?.type || !m.urn || !m.op || !WRITES.has(m.op)) continue;
-    seen[m.type]?.add(m.urn);
+    // A mirror's copy is an Index too: counted apart, as the script's mirror copies are.
+    const type = m.type === INDEX_TYPE && m.urn.includes(MIRROR_PARENT) ? MIRROR : m.type;
+    seen[type]?.add(m.urn);
   }
-  return { builds: seen[IMAGE_TYPE].size, indexes: seen[INDEX_TYPE].size };
+  return {
+    builds: seen[IMAGE_TYPE].size,
+    indexes: seen[INDEX_TYPE].size,
+    mirrors: seen[MIRROR].size,
+  };
 }

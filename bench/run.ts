@@ -582,7 +582,12 @@ async function runSide(
       { timeout: o.timeout, log: path.join(logs, `${scenario}.log`) },
     );
     const counts = countWrites(fs.existsSync(events) ? fs.readFileSync(events, "utf8") : "");
-    return { seconds: ran.seconds, ...counts, ok: ran.code === 0 };
+    return {
+      seconds: ran.seconds,
+      builds: counts.builds,
+      indexes: counts.indexes,
+      ok: ran.code === 0,
+    };
   };
 
   const plan = planOf(stack);
@@ -662,6 +667,16 @@ async function main(): Promise<void> {
   const loadBefore = load();
 
   const side: ScenarioResult[] = [];
+  const scale: ScaleResult[] = [];
+  const out = o.out ?? path.join(BENCH, `results-${runId}.json`);
+  /** The JSON so far: written after every workload and scale size, so a cut-short run keeps them. */
+  const save = () => {
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(
+      out,
+      `${JSON.stringify({ runId, options: o, loadBefore, loadAfter: load(), sideBySide: side, scale }, null, 2)}\n`,
+    );
+  };
   for (const workload of o.workloads) {
     const rows = new Map<Scenario, ScenarioResult>(
       o.scenarios.map((s) => [s, { workload, scenario: s, script: [], program: [] }]),
@@ -693,10 +708,10 @@ async function main(): Promise<void> {
       }
     }
     side.push(...rows.values());
+    save();
     fs.rmSync(path.join(ROOT, `Pulumi.bench-${workload}.yaml`), { force: true });
   }
 
-  const scale: ScaleResult[] = [];
   for (const [command, sizes] of [
     ["preview", o.scalePreview],
     ["up", o.scaleUp],
@@ -713,6 +728,7 @@ async function main(): Promise<void> {
         ok: results.every((x) => x.ok),
       });
       fs.rmSync(path.join(ROOT, `Pulumi.bench-scale-${n}.yaml`), { force: true });
+      save();
     }
   }
 
@@ -757,12 +773,7 @@ async function main(): Promise<void> {
         ]
       : []),
   ].join("\n");
-  const out = o.out ?? path.join(BENCH, `results-${runId}.json`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(
-    out,
-    `${JSON.stringify({ runId, options: o, loadBefore, loadAfter: load(), sideBySide: side, scale }, null, 2)}\n`,
-  );
+  save();
   console.log(text);
   console.log(`\n(JSON: ${path.relative(ROOT, out)})`);
 }

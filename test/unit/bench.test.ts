@@ -335,7 +335,7 @@ describe("bench: figures", () => {
     assert.match(scale, /\| preview \| 50 \| 120 \/ 90 \| 20\.0 s \| 400 MiB \| — \| 0\.40 \|/);
   });
 
-  it("counts the builds and indexes an up wrote from its event log, a replacement once", () => {
+  it("counts the builds, indexes and mirror copies an up wrote from its event log, a replacement once", () => {
     const ev = (op: string, type: string, urn: string) =>
       JSON.stringify({ resOutputsEvent: { metadata: { op, type, urn } } });
     const log = [
@@ -346,12 +346,17 @@ describe("bench: figures", () => {
       ev("update", INDEX_TYPE, "u:idx1"),
       ev("same", INDEX_TYPE, "u:idx2"),
       ev("create", "dayu:estate:IndexGuard", "u:g"),
+      ev(
+        "create",
+        INDEX_TYPE,
+        "urn:pulumi:s::p::dayu:estate:ImageEstate$dayu:estate:MirroredImage$docker-build:index:Index::node:20",
+      ),
       JSON.stringify({
         resourcePreEvent: { metadata: { op: "create", type: IMAGE_TYPE, urn: "u:img9" } },
       }),
       '{"cut short',
     ].join("\n");
-    assert.deepEqual(countWrites(log), { builds: 2, indexes: 1 });
+    assert.deepEqual(countWrites(log), { builds: 2, indexes: 1, mirrors: 1 });
   });
 
   it("parses the flags, refusing bad ones with the usage", () => {
