@@ -47,6 +47,7 @@ const BENCH = path.join(ROOT, ".local/bench");
 const TOOLS = path.join(ROOT, ".tools/bin");
 const SCENARIOS = ["cold", "noop", "leaf", "base"] as const;
 type Scenario = (typeof SCENARIOS)[number];
+type Side = "script" | "program";
 const LEAF = "car-detection";
 const BASE = "dayubase";
 
@@ -65,11 +66,13 @@ export interface BenchOptions {
   timeout: number;
   /** Keep the bench's repositories in the registry (default: removed and garbage-collected). */
   keep: boolean;
+  /** Which sides run (default both; one side alone gives no ratios). */
+  sides: Side[];
   out?: string;
 }
 
 const USAGE = `usage: npm run bench -- [--runs N] [--workloads standins,realistic] [--scenarios cold,noop,leaf,base]
-  [--cost X] [--scale 50,100,200,500] [--scale-up 50,100,200] [--timeout SECONDS] [--keep] [--out FILE]
+  [--cost X] [--scale 50,100,200,500] [--scale-up 50,100,200] [--timeout SECONDS] [--keep] [--sides script,program] [--out FILE]
   --workloads none / --scale none / --scale-up none skip a part.`;
 
 /** Parses the flags; throws with the usage on a bad one. */
@@ -83,6 +86,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     scaleUp: [50, 100, 200],
     timeout: 3600,
     keep: false,
+    sides: ["script", "program"],
   };
   const list = (v: string) => (v === "none" || v === "" ? [] : v.split(",").map((s) => s.trim()));
   const nums = (flag: string, v: string) =>
@@ -133,6 +137,14 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case "--timeout": {
         o.timeout = Number(value());
         if (!(o.timeout >= 10)) throw new Error(`--timeout: seconds, at least 10\n${USAGE}`);
+        break;
+      }
+      case "--sides": {
+        const v = list(value());
+        const bad = v.filter((x) => x !== "script" && x !== "program");
+        if (bad.length || v.length === 0)
+          throw new Error(`--sides: script, program or both\n${USAGE}`);
+        o.sides = (["script", "program"] as const).filter((x) => v.includes(x));
         break;
       }
       case "--keep":
@@ -497,8 +509,6 @@ function markImage(plan: Plan, image: string, mark: string): void {
 
 // --- one side --------------------------------------------------------------------------------------
 
-type Side = "script" | "program";
-
 /** Runs one side's sequence (cold, no-op, leaf, base) for one run; returns the timed samples. */
 async function runSide(
   side: Side,
@@ -698,8 +708,12 @@ async function main(): Promise<void> {
       base: { builds: base.builds, indexes: base.indexes },
     };
     for (let r = 1; r <= o.runs; r++) {
-      const script = await runSide("script", workload, r, runId, pins, o);
-      const program = await runSide("program", workload, r, runId, pins, o);
+      const script = o.sides.includes("script")
+        ? await runSide("script", workload, r, runId, pins, o)
+        : {};
+      const program = o.sides.includes("program")
+        ? await runSide("program", workload, r, runId, pins, o)
+        : {};
       for (const s of o.scenarios) {
         const row = rows.get(s) as ScenarioResult;
         if (script[s]) row.script.push(script[s]);

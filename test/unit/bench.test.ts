@@ -385,6 +385,9 @@ describe("bench: figures", () => {
     assert.throws(() => parseArgs(["--scenarios", "warm"]), /unknown warm/);
     assert.throws(() => parseArgs(["--runs", "0"]), /1 to 20/);
     assert.throws(() => parseArgs(["--scale", "1"]), /whole number ≥ 2/);
+    assert.deepEqual(d.sides, ["script", "program"]);
+    assert.deepEqual(parseArgs(["--sides", "program"]).sides, ["program"]);
+    assert.throws(() => parseArgs(["--sides", "none"]), /script, program or both/);
     assert.throws(() => parseArgs(["--bogus"]), /unknown flag --bogus[\s\S]*usage: npm run bench/);
   });
 });
