@@ -40,6 +40,18 @@ describe("module providers (the provider stored in state)", () => {
     }
   });
 
+  it("serializes every dynamic provider of the program small (lock, attestation, signature)", async () => {
+    for (const [file, name] of [
+      ["../../components/releaseLock", "releaseLockProvider"],
+      ["../../components/attestation", "sharedProvider"],
+      ["../../components/indexSignature", "sharedProvider"],
+    ]) {
+      const text = await serialized(moduleProvider(require.resolve(file), name));
+      assert.ok(text.length < 4000, `${file}: ${text.length} bytes`);
+      assert.ok(!text.includes(ROOT), `${file}: names this checkout's path`);
+    }
+  });
+
   it("has exactly the methods of the real provider, so the host's defaults apply to the others", () => {
     const stub = moduleProvider(GUARD, "indexGuardProvider");
     assert.deepEqual(Object.keys(stub).sort(), ["configure", "create", "diff", "read", "update"]);
