@@ -90,15 +90,16 @@ export function currentCredentials(
 }
 
 /**
- * What a refresh says when the registry refuses the credentials: a plain `pulumi refresh` configures
- * the provider with the config stored at the last `up`, so a rotated password is only seen by a
- * refresh that runs the program.
+ * What a refresh says when the registry refuses the credentials. A plain `pulumi refresh` configures
+ * the providers with the stack config stored at the last `up`, so a password rotated since is only
+ * seen once an `up` has run (`--run-program` does not help: docker-build's own resources still read
+ * with their stored credentials, and their degraded read stalls the program).
  */
 export function refusedOnRefresh(tag: string, creds: RegistryCredentials): string {
   return (
     `refreshing ${tag}: registry ${creds.address} refused the password of user "${creds.username}". ` +
-    `If dayu-estate:registryPassword was rotated since the last up, run the refresh with the ` +
-    `program so it reads the stack's current config: pulumi refresh --run-program`
+    `If dayu-estate:registryPassword was rotated since the last up, run pulumi up first (its ` +
+    `pre-flight checks the new password and it hands it to the providers), then refresh`
   );
 }
 

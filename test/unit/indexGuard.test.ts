@@ -201,7 +201,7 @@ describe("IndexGuard provider on a registry", () => {
   });
 
   describe("pulumi refresh after the registry password was rotated", () => {
-    it("reads with the stack's current password, not the one in state", async () => {
+    it("reads with the stack's current password (the config of the last up), not the one in the guard's state", async () => {
       const p = provider();
       const { outs } = await p.create(inputs);
       // The registry now wants a new password; the state still holds "pw".
@@ -235,7 +235,7 @@ describe("IndexGuard provider on a registry", () => {
       const stale = { ...outs, registry: { ...outs.registry, password: "stale" } };
       await assert.rejects(
         p.read!(stale.tag, stale),
-        /registry 127\.0\.0\.1:\d+ refused the password of user "dayu".*registryPassword was rotated.*pulumi refresh --run-program/,
+        /registry 127\.0\.0\.1:\d+ refused the password of user "dayu".*registryPassword was rotated since the last up, run pulumi up first.*then refresh/,
       );
     });
   });
