@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { moduleProvider } from "./moduleProvider";
 import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { canonicalJson, ProvenanceInput, provenancePredicate, sha256Of } from "../lib/provenance";
 import {
@@ -105,11 +106,15 @@ export function attestationProvider(
   };
 }
 
+/** The provider the stub stored in state loads from this module (components/moduleProvider.ts). */
+export const sharedProvider = attestationProvider();
+
 /**
- * One provider for every resource: Pulumi serializes a dynamic provider per object (cached by
- * identity), so a fresh provider per resource would serialize the same closure once per build.
+ * What Pulumi stores in each resource's state: a stub of a few hundred bytes that loads
+ * `sharedProvider` from this module, one object for every resource (Pulumi caches a provider's
+ * serialization by identity). Made on first use, when this module has finished loading.
  */
-const sharedProvider = attestationProvider();
+let stored: pulumi.dynamic.ResourceProvider | undefined;
 
 /** Arguments of {@link Attestation}. */
 export interface AttestationArgs extends SupplyChainAccess {
@@ -132,7 +137,7 @@ export class Attestation extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: AttestationArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      sharedProvider,
+      (stored ??= moduleProvider(__filename, "sharedProvider")),
       name,
       {
         ref: args.ref,

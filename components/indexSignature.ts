@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { moduleProvider } from "./moduleProvider";
 import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { RegistryClient, splitRef } from "../lib/registry";
 import {
@@ -118,11 +119,15 @@ export function indexSignatureProvider(
   };
 }
 
+/** The provider the stub stored in state loads from this module (components/moduleProvider.ts). */
+export const sharedProvider = indexSignatureProvider();
+
 /**
- * One provider for every resource: Pulumi serializes a dynamic provider per object (cached by
- * identity), so a fresh provider per resource would serialize the same closure once per build.
+ * What Pulumi stores in each resource's state: a stub of a few hundred bytes that loads
+ * `sharedProvider` from this module, one object for every resource (Pulumi caches a provider's
+ * serialization by identity). Made on first use, when this module has finished loading.
  */
-const sharedProvider = indexSignatureProvider();
+let stored: pulumi.dynamic.ResourceProvider | undefined;
 
 /** Arguments of {@link IndexSignature}. */
 export interface IndexSignatureArgs extends SupplyChainAccess {
@@ -139,7 +144,7 @@ export class IndexSignature extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: IndexSignatureArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      sharedProvider,
+      (stored ??= moduleProvider(__filename, "sharedProvider")),
       name,
       {
         tag: args.tag,

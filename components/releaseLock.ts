@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { moduleProvider } from "./moduleProvider";
 import { AdoptionDecision, ServedIndex, adoptionDecision } from "../estate/promote";
 import {
   RegistryClient,
@@ -160,6 +161,13 @@ export const releaseLockProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
+/**
+ * What Pulumi stores in each lock's state: a stub of a few hundred bytes that loads
+ * `releaseLockProvider` from this module (components/moduleProvider.ts). Made on first use, when this
+ * module has finished loading.
+ */
+let stored: pulumi.dynamic.ResourceProvider | undefined;
+
 /** Arguments of {@link ReleaseLock}. */
 export interface ReleaseLockArgs {
   /** The release tag, `registry/repository:tag`. */
@@ -206,7 +214,7 @@ export class ReleaseLock extends pulumi.dynamic.Resource {
       wantDigest: a.digest ?? "",
     };
     super(
-      releaseLockProvider,
+      (stored ??= moduleProvider(__filename, "releaseLockProvider")),
       `${name}-release-lock`,
       { tag: args.tag, sources: args.sources, ...adoption, adoptedDigest: undefined },
       adoption ? { ...opts, additionalSecretOutputs: ["registry"] } : opts,

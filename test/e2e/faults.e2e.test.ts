@@ -1,11 +1,12 @@
 /**
  * Runtime faults, for real on the local services, each step bounded in time (issue 12):
  *   1. wrong registry credentials (found by the pre-flight, naming the stack key);
+ *   2. a rotated password: the pre-flight names the stack key; once the new password is in config,
+ *      `up` works and a refresh reads every guard with it, not with the password in their state;
  *   3. the registry stopped in the middle of an `up` and started again;
  *   4. a builder killed mid-build.
- * Not here yet (they have not passed on the merged estate; see issue 12's note): a rotated password
- * with `pulumi refresh`, the 5xx/reset proxy (test/e2e/faultProxy.ts, unit-tested), the disk-full
- * registry (its `up` did not fail on this run).
+ * Not here yet (they have not passed on the merged estate; see issue 12's note): the 5xx/reset
+ * proxy (test/e2e/faultProxy.ts, unit-tested), the disk-full registry (its `up` did not fail).
  * A tiny estate of its own (a mirror, a base and an app, each for amd64 and arm64) on stack `faults`
  * in its own file backend (.local/faults), so a fault never touches the dev or e2e stacks and each
  * `up` takes seconds. Needs the local services; it stops and starts them itself.
@@ -290,6 +291,48 @@ describe("runtime faults on the local estate", function () {
         "set back",
       );
     });
+  });
+
+  it("2. a rotated password: pre-flight names the stack key; `pulumi refresh` with the new credentials works", async () => {
+    const credsFile = path.join(LOCAL, "credentials.env");
+    const original = fs.readFileSync(credsFile, "utf8");
+    const rotated = `rotated${Date.now().toString(16)}`;
+    const setPassword = async (password: string, what: string) =>
+      ok(await pulumi(["config", "set", "--secret", "registryPassword"], STACK, password), what);
+    try {
+      // The registry's password changes (local-services.sh rewrites htpasswd from credentials.env
+      // and restarts the registry); the stack still holds the old one, in config and in state.
+      fs.writeFileSync(
+        credsFile,
+        original.replace(/^REGISTRY_PASSWORD=.*$/m, `REGISTRY_PASSWORD=${rotated}`),
+        { mode: 0o600 },
+      );
+      startServices();
+      const stale = await pulumi(["preview"]);
+      assert.notEqual(stale.code, 0, "a preview with the old password fails");
+      assert.match(
+        stale.stdout + stale.stderr,
+        /dayu-estate:registryPassword in Pulumi\.faults\.yaml/,
+      );
+
+      await setPassword(rotated, "set the rotated password");
+      ok(await pulumi(["up", "--yes", "--skip-preview"]), "up with the rotated password");
+      // Every guard's state still holds the old password; the refresh reads with the new one.
+      const refresh = ok(
+        await pulumi(["refresh", "--yes", "--skip-preview"]),
+        "refresh with the rotated password",
+      );
+      times.refreshRotated = refresh.seconds;
+      assert.doesNotMatch(refresh.stdout + refresh.stderr, /Unknown Error|refused the password/i);
+      ok(await pulumi(["preview", "--expect-no-changes"]), "converged, nothing drifted");
+    } finally {
+      fs.writeFileSync(credsFile, original, { mode: 0o600 });
+      startServices();
+      await setPassword(credentials().password, "set the original password back");
+    }
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "up with the original password");
+    ok(await pulumi(["refresh", "--yes", "--skip-preview"]), "refresh with the original password");
+    ok(await pulumi(["preview", "--expect-no-changes"]), "converged on the original password");
   });
 
   it("3. the registry stopped mid-up: the up fails naming it, no dangling index, the next up converges", async () => {

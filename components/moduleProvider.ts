@@ -1,0 +1,82 @@
+/**
+ * Dynamic providers that Pulumi stores as a few hundred bytes. Pulumi serializes a dynamic provider
+ * by value into the state of every resource it serves, twice (inputs and outputs): a provider that
+ * captures the registry client was ~21 KB per resource, most of the checkpoint that the engine
+ * rewrites after every step. A provider made here captures only a module path relative to the project
+ * root and an export name; its methods load that module in the dynamic provider's process and call
+ * the provider it exports.
+ *
+ * Why this is safe:
+ * - The path is relative to the project root (found from the provider process's working directory,
+ *   the project's), so two checkouts at different paths serialize identical text and preview no
+ *   change; the serialized text never names this machine.
+ * - The module is this checkout's current code, so `pulumi refresh` (which runs the provider stored
+ *   in state) runs today's code, not the code of the last `up`.
+ * - The `.ts` source is loaded (through ts-node, transpile-only, registered once per process when the
+ *   program did not already register it): it is tracked in git, so it exists in every checkout, and
+ *   the same path serves a program run by ts-node or precompiled.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+
+/* eslint-disable @typescript-eslint/no-require-imports -- modules loaded by path, at run time */
+
+/** The project root: the nearest folder holding Pulumi.yaml, from `dir` up. */
+export function projectRoot(dir: string = process.cwd()): string {
+  const fs = require("fs") as typeof import("fs");
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, "Pulumi.yaml"))) return d;
+    if (path.dirname(d) === d) throw new Error(`no Pulumi.yaml in ${dir} or above it`);
+  }
+}
+
+/**
+ * Loads `exportName` of the project module `file` (relative to the project root). Runs inside the
+ * dynamic provider process, so it captures nothing: the closure serializer copies a function by value
+ * with everything it references. (Node caches the module: later calls cost a few `stat`s.)
+ */
+function load(file: string, exportName: string): pulumi.dynamic.ResourceProvider {
+  const p = require("path") as typeof import("path");
+  const fs = require("fs") as typeof import("fs");
+  let root = process.cwd();
+  while (!fs.existsSync(p.join(root, "Pulumi.yaml"))) {
+    if (p.dirname(root) === root) throw new Error(`no Pulumi.yaml above ${process.cwd()}`);
+    root = p.dirname(root);
+  }
+  if (!(".ts" in require.extensions)) {
+    const tsNode = require(require.resolve("ts-node", { paths: [root] }));
+    tsNode.register({ transpileOnly: true, project: p.join(root, "tsconfig.json") });
+  }
+  const provider = require(p.join(root, file))[exportName];
+  if (!provider) throw new Error(`${file} exports no dynamic provider ${exportName}`);
+  return provider;
+}
+
+/** The optional methods of a dynamic provider, forwarded only when the real provider has them. */
+const METHODS = ["configure", "check", "diff", "create", "read", "update", "delete"] as const;
+
+/**
+ * A dynamic provider whose methods call the provider `exportName` of the module `file` (absolute, as
+ * `require.resolve` gives it; stored relative to the project root). It has exactly the methods the
+ * real provider has, so the dynamic provider host applies its own defaults for the others.
+ */
+export function moduleProvider(file: string, exportName: string): pulumi.dynamic.ResourceProvider {
+  const rel = path
+    .relative(projectRoot(path.dirname(file)), file)
+    .split(path.sep)
+    .join("/")
+    .replace(/\.js$/, ".ts");
+  // A precompiled run names bin/<module>.js: the stored path is the tracked source's.
+  const source = rel.startsWith("bin/") ? rel.slice("bin/".length) : rel;
+  const real = require(file)[exportName] as Record<string, unknown> | undefined;
+  if (!real) throw new Error(`${file} exports no dynamic provider ${exportName}`);
+  const target = () => load(source, exportName);
+  const forward = (method: string) =>
+    async function (...args: unknown[]) {
+      const r = target() as unknown as Record<string, (...a: unknown[]) => unknown>;
+      return r[method](...args);
+    };
+  const stub: Record<string, unknown> = {};
+  for (const m of METHODS) if (typeof real[m] === "function") stub[m] = forward(m);
+  return stub as unknown as pulumi.dynamic.ResourceProvider;
+}

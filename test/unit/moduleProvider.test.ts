@@ -1,0 +1,98 @@
+/**
+ * The dynamic providers stored in state are stubs of a few hundred bytes that load the checkout's
+ * module by a path relative to the project root (components/moduleProvider.ts): checked as the
+ * dynamic provider process runs them, a plain `node` without ts-node registered.
+ */
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { moduleProvider, projectRoot } from "../../components/moduleProvider";
+
+const ROOT = path.resolve(__dirname, "../..");
+const GUARD = require.resolve("../../components/indexGuardProvider");
+
+/** What Pulumi stores as `__provider` (dynamic/index.js serializes `() => provider` this way). */
+async function serialized(provider: pulumi.dynamic.ResourceProvider): Promise<string> {
+  return (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text;
+}
+
+describe("module providers (the provider stored in state)", () => {
+  it("finds the project root from a folder inside it", () => {
+    assert.equal(projectRoot(path.join(ROOT, "components")), ROOT);
+    assert.throws(() => projectRoot(os.tmpdir()), /no Pulumi\.yaml/);
+  });
+
+  it("serializes IndexGuard's provider small and without this checkout's path", async () => {
+    const text = await serialized(moduleProvider(GUARD, "indexGuardProvider"));
+    assert.ok(text.length < 4000, `${text.length} bytes`);
+    assert.ok(text.includes('"components/indexGuardProvider.ts"'));
+    assert.ok(!text.includes(ROOT), "the serialized provider names this checkout's path");
+    // The same text whatever the program's working directory: a second checkout sees no change.
+    const cwd = process.cwd();
+    try {
+      process.chdir(path.join(ROOT, "lib"));
+      assert.equal(await serialized(moduleProvider(GUARD, "indexGuardProvider")), text);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it("serializes every dynamic provider of the program small (lock, attestation, signature)", async () => {
+    for (const [file, name] of [
+      ["../../components/releaseLock", "releaseLockProvider"],
+      ["../../components/attestation", "sharedProvider"],
+      ["../../components/indexSignature", "sharedProvider"],
+    ]) {
+      const text = await serialized(moduleProvider(require.resolve(file), name));
+      assert.ok(text.length < 4000, `${file}: ${text.length} bytes`);
+      assert.ok(!text.includes(ROOT), `${file}: names this checkout's path`);
+    }
+  });
+
+  it("has exactly the methods of the real provider, so the host's defaults apply to the others", () => {
+    const stub = moduleProvider(GUARD, "indexGuardProvider");
+    assert.deepEqual(Object.keys(stub).sort(), ["configure", "create", "diff", "read", "update"]);
+  });
+
+  it("refuses a module without the named provider", () => {
+    assert.throws(() => moduleProvider(GUARD, "nothing"), /exports no dynamic provider nothing/);
+  });
+
+  it("runs in a plain node process (no ts-node) from a folder of the project, as the provider host does", async function () {
+    this.timeout(60000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dayu-stub-"));
+    try {
+      fs.writeFileSync(
+        path.join(dir, "stub.js"),
+        await serialized(moduleProvider(GUARD, "indexGuardProvider")),
+      );
+      const script = `
+        const p = require(${JSON.stringify(path.join(dir, "stub.js"))}).handler();
+        (async () => {
+          await p.configure({ config: { get: () => undefined } });
+          const state = { tag: "r/a:1", sources: [], platforms: [], liveDigest: "sha256:1",
+            publishedDigest: "sha256:1", stateVersion: 3 };
+          const same = await p.diff("r/a:1", state, { tag: "r/a:1", sources: [], platforms: [] });
+          const moved = await p.diff("r/a:1", { ...state, liveDigest: "sha256:2" },
+            { tag: "r/a:1", sources: [], platforms: [] });
+          console.log(JSON.stringify({ same: same.changes, moved: moved.changes,
+            tsNode: ".ts" in require.extensions }));
+        })().catch((e) => { console.error(e); process.exit(1); });`;
+      const out = execFileSync(process.execPath, ["-e", script], {
+        cwd: path.join(ROOT, "components"),
+        encoding: "utf8",
+        env: { ...process.env, TS_NODE_PROJECT: "", NODE_OPTIONS: "" },
+      });
+      assert.deepEqual(JSON.parse(out.trim().split("\n").pop() ?? ""), {
+        same: false,
+        moved: true,
+        tsNode: true,
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
