@@ -117,7 +117,7 @@ export async function runPrune(args: PruneArgs): Promise<string> {
     apply: args.apply,
   });
   const lines = [
-    `stack ${args.stack}: releases ${policy.releases.join(", ")} (keeping ${policy.keepReleases})`,
+    `stack ${args.stack}: releases ${policy.releases.join(", ")} (keeping the newest ${policy.keepReleases}${settings.retention.maxAge ? ` and any built within ${settings.retention.maxAge}` : ""})`,
     formatPruneReport(report, !args.apply),
   ];
   if (args.apply && args.gcConfig) {
