@@ -22,9 +22,11 @@ import { directoryBytes } from "../../scripts/prune";
 import {
   ROOT,
   TOOLS,
+  changedResources,
   credentials,
   devConfig,
   env,
+  localRegistry,
   ok,
   registryClient,
   requirePrerequisites,
@@ -126,7 +128,11 @@ describe("supply chain and retention, end to end (local services, distribution v
       "dayu-estate:release": RELEASES[0],
       "dayu-estate:catalog": path.relative(ROOT, path.join(WORK, "estate.yaml")),
       "dayu-estate:repositoryPrefix": PREFIX,
-      "dayu-estate:registry": dev["dayu-estate:registry"],
+      // This checkout's registry: another checkout on the machine may hold the dev stack's port.
+      "dayu-estate:registry": {
+        ...(dev["dayu-estate:registry"] as Record<string, unknown>),
+        address: localRegistry(),
+      },
       "dayu-estate:builders": dev["dayu-estate:builders"],
       "dayu-estate:registryCache": dev["dayu-estate:registryCache"],
       "dayu-estate:supplyChain": { enabled: true, sbomFormat: "spdx-json" },
@@ -171,6 +177,56 @@ describe("supply chain and retention, end to end (local services, distribution v
     ok(await pulumi(["up", "--yes", "--expect-no-changes", "--skip-preview"]), "no-op up");
   });
 
+  it("a signature that no longer matches is drift: refresh sees it, up signs again", async () => {
+    const current = RELEASES[RELEASES.length - 1];
+    const client = registryClient();
+    const index = await client.getManifest(REPO, current);
+    // Replace the index's signatures by one made with another key (cosign's fallback tag for a
+    // registry without the referrers API is `sha256-<hex>`, listing the signature bundles).
+    const fallback = `sha256-${index.digest.slice("sha256:".length)}`;
+    const del = await client.call("DELETE", `/v2/${REPO}/manifests/${fallback}`);
+    assert.equal(del.status, 202, `DELETE ${REPO}:${fallback}`);
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), "dayu-sc-other-"));
+    try {
+      execFileSync(path.join(TOOLS, "cosign"), ["generate-key-pair"], {
+        cwd: otherDir,
+        env: { ...process.env, COSIGN_PASSWORD: "other" },
+        stdio: "ignore",
+      });
+      const reg = localRegistry();
+      await withDockerConfig({ address: reg, ...credentials() }, (dockerConfig) =>
+        new SupplyChain({ ...tools(), dockerConfig }).sign(`${reg}/${REPO}@${index.digest}`, {
+          privateKey: fs.readFileSync(path.join(otherDir, "cosign.key"), "utf8"),
+          password: "other",
+          publicKey: fs.readFileSync(path.join(otherDir, "cosign.pub"), "utf8"),
+        }),
+      );
+    } finally {
+      fs.rmSync(otherDir, { recursive: true, force: true });
+    }
+    const reg = localRegistry();
+    await withDockerConfig({ address: reg, ...credentials() }, async (dockerConfig) => {
+      const chain = new SupplyChain({ ...tools(), dockerConfig });
+      assert.equal(
+        await chain.verifySignature(`${reg}/${REPO}@${index.digest}`, publicKey),
+        false,
+        "our key no longer verifies the index",
+      );
+    });
+
+    const refresh = ok(await pulumi(["refresh", "--yes", "--skip-preview"]), "refresh");
+    assert.match(refresh.stdout, new RegExp(`sc-app:${current.replace(".", "\\.")}-signature`));
+    const preview = ok(await pulumi(["preview", "--json"]), "preview after refresh");
+    assert.deepEqual(
+      changedResources(preview.stdout),
+      [`IndexSignature sc-app:${current}-signature`],
+      "only the signature is to be redone",
+    );
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "up re-signs");
+    await verifyRelease(current, publicKey);
+    ok(await pulumi(["up", "--yes", "--expect-no-changes", "--skip-preview"]), "no-op up after");
+  });
+
   let bytesBefore = 0;
   it("prunes the oldest release: its tags go, the kept indexes still verify", async () => {
     bytesBefore = directoryBytes(DATA);
@@ -212,9 +268,18 @@ describe("supply chain and retention, end to end (local services, distribution v
   });
 });
 
+/** cosign and syft of the toolchain, and the local CA. */
+function tools() {
+  return {
+    cosign: path.join(TOOLS, "cosign"),
+    syft: path.join(TOOLS, "syft"),
+    caFile: path.join(ROOT, ".local/pki/ca.crt"),
+  };
+}
+
 /** Read-back of one release's index, its signature, and both attestations of each child. */
 async function verifyRelease(release: string, publicKey: string): Promise<void> {
-  const reg = (devConfig()["dayu-estate:registry"] as { address: string }).address;
+  const reg = localRegistry();
   const client = registryClient();
   const tag = `${reg}/${REPO}:${release}`;
   const index = await client.getManifest(REPO, release);
@@ -223,13 +288,8 @@ async function verifyRelease(release: string, publicKey: string): Promise<void> 
   ).manifests;
   const sources = children.map((c) => `${reg}/${REPO}@${c.digest}`);
   await readBackIndex(client, { tag, sources, platforms: ["linux/amd64", "linux/arm64"] });
-  const tools = {
-    cosign: path.join(TOOLS, "cosign"),
-    syft: path.join(TOOLS, "syft"),
-    caFile: path.join(ROOT, ".local/pki/ca.crt"),
-  };
   await withDockerConfig({ address: reg, ...credentials() }, async (dockerConfig) => {
-    const chain = new SupplyChain({ ...tools, dockerConfig });
+    const chain = new SupplyChain({ ...tools(), dockerConfig });
     assert.ok(
       await chain.verifySignature(`${reg}/${REPO}@${index.digest}`, publicKey),
       `${tag} signed`,
