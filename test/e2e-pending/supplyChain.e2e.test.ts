@@ -246,20 +246,31 @@ describe("supply chain and retention, end to end (local services, distribution v
 
   it("the registry's storage shrinks after garbage collection (registry stopped)", async () => {
     const services = path.join(ROOT, "scripts/local-services.sh");
+    // Refused while the registry runs and takes pushes.
+    const refused = spawnSync(
+      path.join(ROOT, "node_modules/.bin/ts-node"),
+      ["scripts/prune.ts", "--gc", REG_CONFIG],
+      {
+        cwd: ROOT,
+        env: { ...env(), DAYU_REGISTRY_BIN: path.join(TOOLS, "registry") },
+        encoding: "utf8",
+      },
+    );
+    assert.notEqual(refused.status, 0, "gc refused while the registry runs");
+    assert.match(refused.stderr, /is running at .* and not read-only/);
     assert.equal(spawnSync(services, ["stop"], { stdio: "ignore" }).status, 0, "stop");
+    let report = "";
     try {
-      execFileSync(
-        path.join(TOOLS, "registry"),
-        ["garbage-collect", "--delete-untagged", REG_CONFIG],
-        {
-          stdio: "ignore",
-        },
-      );
+      report = prune("--gc", REG_CONFIG);
     } finally {
       assert.equal(spawnSync(services, ["start"], { stdio: "ignore" }).status, 0, "start");
     }
+    const m = /storage (\d+) → (\d+) bytes/.exec(report);
+    assert.ok(m, report);
+    assert.ok(Number(m[2]) < Number(m[1]), report);
     const after = directoryBytes(DATA);
     assert.ok(after < bytesBefore, `storage ${bytesBefore} → ${after} bytes`);
+    console.log(`      prune + gc: storage ${bytesBefore} → ${after} bytes; ${report}`);
     for (const r of RELEASES.slice(1)) await verifyRelease(r, publicKey);
   });
 
