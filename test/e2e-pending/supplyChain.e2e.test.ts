@@ -109,7 +109,7 @@ describe("supply chain and retention, end to end (local services, distribution v
   let keyDir = "";
 
   before(async () => {
-    requirePrerequisites();
+    requirePrerequisites({ standins: false });
     for (const t of ["cosign", "syft", "registry"])
       assert.ok(fs.existsSync(path.join(TOOLS, t)), `.tools/bin/${t} (run scripts/toolchain.sh)`);
     fs.rmSync(WORK, { recursive: true, force: true });
