@@ -165,6 +165,7 @@ describe("supply chain and retention, end to end (local services, distribution v
       writeEstate(release);
       ok(await pulumi(["config", "set", "release", release]), `release ${release}`);
       const up = ok(await pulumi(["up", "--yes", "--skip-preview"]), `up ${release}`);
+      console.log(`      up ${release}: ${up.seconds.toFixed(1)} s`);
       assert.match(up.stdout, /-attestation/, `${release}: attestations created`);
       assert.match(up.stdout, /-signature/, `${release}: signature created`);
     }
@@ -174,7 +175,12 @@ describe("supply chain and retention, end to end (local services, distribution v
   });
 
   it("a no-op up attests and signs nothing", async () => {
-    ok(await pulumi(["up", "--yes", "--expect-no-changes", "--skip-preview"]), "no-op up");
+    const noop = ok(
+      await pulumi(["up", "--yes", "--expect-no-changes", "--skip-preview"]),
+      "no-op up",
+    );
+    console.log(`      no-op up: ${noop.seconds.toFixed(1)} s`);
+    assert.doesNotMatch(noop.stdout, /(creating|updating|replacing)/, "nothing attested or signed");
   });
 
   it("a signature that no longer matches is drift: refresh sees it, up signs again", async () => {
@@ -214,12 +220,19 @@ describe("supply chain and retention, end to end (local services, distribution v
       );
     });
 
-    const refresh = ok(await pulumi(["refresh", "--yes", "--skip-preview"]), "refresh");
-    assert.match(refresh.stdout, new RegExp(`sc-app:${current.replace(".", "\\.")}-signature`));
+    ok(await pulumi(["refresh", "--yes", "--skip-preview"]), "refresh");
+    const state = JSON.parse(ok(await pulumi(["stack", "export"]), "export").stdout) as {
+      deployment: { resources: { urn: string; outputs?: Record<string, unknown> }[] };
+    };
+    const signature = state.deployment.resources.find((r) =>
+      r.urn.endsWith(`::sc-app:${current}-signature`),
+    );
+    assert.equal(signature?.outputs?.liveDigest, index.digest, "the tag did not move");
+    assert.equal(signature?.outputs?.verified, false, "refresh recorded the broken signature");
     const preview = ok(await pulumi(["preview", "--json"]), "preview after refresh");
     assert.deepEqual(
       changedResources(preview.stdout),
-      [`IndexSignature sc-app:${current}-signature`],
+      [`pulumi-nodejs:dynamic:Resource sc-app:${current}-signature`],
       "only the signature is to be redone",
     );
     ok(await pulumi(["up", "--yes", "--skip-preview"]), "up re-signs");
@@ -238,6 +251,7 @@ describe("supply chain and retention, end to end (local services, distribution v
       "preview deletes nothing",
     );
     const applied = prune("--apply");
+    console.log(applied.replace(/^/gm, "      "));
     assert.match(applied, /deleted tag/);
     const tags = await listTags(registryClient(), REPO);
     for (const t of ["v1.1", "v1.1-amd64", "v1.1-arm64"]) assert.ok(!tags.includes(t), `${t} gone`);
