@@ -126,9 +126,9 @@ export interface AttestationArgs extends SupplyChainAccess {
  * cosign attestations. Create it with `dependsOn` the ArchImage it attests.
  */
 export class Attestation extends pulumi.dynamic.Resource {
-  public readonly sbomDigest!: pulumi.Output<string>;
-  public readonly provenanceDigest!: pulumi.Output<string>;
-  public readonly verified!: pulumi.Output<string[]>;
+  declare public readonly sbomDigest: pulumi.Output<string>;
+  declare public readonly provenanceDigest: pulumi.Output<string>;
+  declare public readonly verified: pulumi.Output<string[]>;
 
   constructor(name: string, args: AttestationArgs, opts?: pulumi.CustomResourceOptions) {
     super(

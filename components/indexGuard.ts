@@ -176,10 +176,10 @@ export interface IndexGuardArgs {
  * the program's back, and restores it on the next `pulumi up`. Create it with `dependsOn` the Index.
  */
 export class IndexGuard extends pulumi.dynamic.Resource {
-  public readonly publishedDigest!: pulumi.Output<string>;
-  public readonly liveDigest!: pulumi.Output<string>;
-  public readonly servedPlatforms!: pulumi.Output<Record<string, string>>;
-  public readonly stateVersion!: pulumi.Output<number>;
+  declare public readonly publishedDigest: pulumi.Output<string>;
+  declare public readonly liveDigest: pulumi.Output<string>;
+  declare public readonly servedPlatforms: pulumi.Output<Record<string, string>>;
+  declare public readonly stateVersion: pulumi.Output<number>;
 
   constructor(name: string, args: IndexGuardArgs, opts?: pulumi.CustomResourceOptions) {
     super(

@@ -137,8 +137,8 @@ export interface IndexSignatureArgs extends SupplyChainAccess {
 
 /** A cosign signature on one published index digest, verified on every refresh. */
 export class IndexSignature extends pulumi.dynamic.Resource {
-  public readonly liveDigest!: pulumi.Output<string>;
-  public readonly verified!: pulumi.Output<boolean>;
+  declare public readonly liveDigest: pulumi.Output<string>;
+  declare public readonly verified: pulumi.Output<boolean>;
 
   constructor(name: string, args: IndexSignatureArgs, opts?: pulumi.CustomResourceOptions) {
     super(

@@ -193,7 +193,7 @@ export interface LockAdoption {
  */
 export class ReleaseLock extends pulumi.dynamic.Resource {
   /** With `adopt`: the digest the tag held before the first up, kept (else undefined). */
-  public readonly adoptedDigest!: pulumi.Output<string | undefined>;
+  declare public readonly adoptedDigest: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: ReleaseLockArgs, opts?: pulumi.CustomResourceOptions) {
     const a = args.adoption;
