@@ -43,10 +43,10 @@ const KINDS = (format: SbomFormat) => [format, "provenance"] as const;
 /** SBOM then provenance for one digest; returns the documents' digests. */
 export async function attestDigest(
   i: AttestationInputs,
-  run: ToolRunner = execToolRunner,
+  runTool: ToolRunner = execToolRunner,
 ): Promise<AttestationState> {
   return withDockerConfig(i.registry, async (dockerConfig) => {
-    const chain = new SupplyChain({ ...i.tools, dockerConfig }, run);
+    const chain = new SupplyChain({ ...i.tools, dockerConfig }, runTool);
     const sbom = await chain.sbom(i.ref, i.sbomFormat);
     await chain.attest(i.ref, i.sbomFormat, sbom, i.key);
     const predicate = canonicalJson(provenancePredicate(i.provenance));
@@ -63,10 +63,10 @@ export async function attestDigest(
 /** The kinds of attestation that verify on the digest now. */
 export async function verifiedKinds(
   i: AttestationInputs,
-  run: ToolRunner = execToolRunner,
+  runTool: ToolRunner = execToolRunner,
 ): Promise<string[]> {
   return withDockerConfig(i.registry, (dockerConfig) =>
-    new SupplyChain({ ...i.tools, dockerConfig }, run).verifiedAttestations(
+    new SupplyChain({ ...i.tools, dockerConfig }, runTool).verifiedAttestations(
       i.ref,
       i.key.publicKey,
       [...KINDS(i.sbomFormat)],
@@ -80,14 +80,14 @@ export async function verifiedKinds(
  * refresh verifies the attestations; when one no longer verifies, the next `up` attests again.
  */
 export function attestationProvider(
-  run: ToolRunner = execToolRunner,
+  runTool: ToolRunner = execToolRunner,
 ): pulumi.dynamic.ResourceProvider {
   return {
     async create(inputs: AttestationInputs) {
-      return { id: inputs.ref, outs: await attestDigest(inputs, run) };
+      return { id: inputs.ref, outs: await attestDigest(inputs, runTool) };
     },
     async read(id: string, props: AttestationState) {
-      return { id, props: { ...props, verified: await verifiedKinds(props, run) } };
+      return { id, props: { ...props, verified: await verifiedKinds(props, runTool) } };
     },
     async diff(_id: string, olds: AttestationState, news: AttestationInputs) {
       const missing = KINDS(olds.sbomFormat).some((k) => !(olds.verified ?? []).includes(k));
@@ -98,7 +98,7 @@ export function attestationProvider(
       };
     },
     async update(_id: string, _olds: AttestationState, news: AttestationInputs) {
-      return { outs: await attestDigest(news, run) };
+      return { outs: await attestDigest(news, runTool) };
     },
     async delete() {
       // Attestations stay with their image; retention removes them with it.

@@ -63,13 +63,13 @@ export function signatureDrifted(
 /** Reads the tag and verifies the signature of what it serves now. */
 export async function inspect(
   i: IndexSignatureInputs,
-  run: ToolRunner,
+  runTool: ToolRunner,
   resolve: TagResolver,
 ): Promise<Pick<IndexSignatureState, "liveDigest" | "verified">> {
   const liveDigest = await resolve(i);
   if (liveDigest === "absent") return { liveDigest, verified: false };
   const verified = await withDockerConfig(i.registry, (dockerConfig) =>
-    new SupplyChain({ ...i.tools, dockerConfig }, run).verifySignature(
+    new SupplyChain({ ...i.tools, dockerConfig }, runTool).verifySignature(
       digestRef(i.tag, liveDigest),
       i.key.publicKey,
     ),
@@ -84,14 +84,17 @@ export async function inspect(
  * drift; the next `up` (after IndexGuard has put the index back) signs it again.
  */
 export function indexSignatureProvider(
-  run: ToolRunner = execToolRunner,
+  runTool: ToolRunner = execToolRunner,
   resolve: TagResolver = registryResolver,
 ): pulumi.dynamic.ResourceProvider {
   const signAndCheck = async (i: IndexSignatureInputs): Promise<IndexSignatureState> => {
     await withDockerConfig(i.registry, (dockerConfig) =>
-      new SupplyChain({ ...i.tools, dockerConfig }, run).sign(digestRef(i.tag, i.digest), i.key),
+      new SupplyChain({ ...i.tools, dockerConfig }, runTool).sign(
+        digestRef(i.tag, i.digest),
+        i.key,
+      ),
     );
-    const now = await inspect(i, run, resolve);
+    const now = await inspect(i, runTool, resolve);
     if (now.liveDigest === i.digest && !now.verified)
       throw new Error(`${i.tag}: the signature of ${i.digest} does not verify right after signing`);
     return { ...i, ...now };
@@ -101,7 +104,7 @@ export function indexSignatureProvider(
       return { id: inputs.tag, outs: await signAndCheck(inputs) };
     },
     async read(id: string, props: IndexSignatureState) {
-      return { id, props: { ...props, ...(await inspect(props, run, resolve)) } };
+      return { id, props: { ...props, ...(await inspect(props, runTool, resolve)) } };
     },
     async diff(_id: string, olds: IndexSignatureState, news: IndexSignatureInputs) {
       return {

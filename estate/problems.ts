@@ -18,9 +18,13 @@ export const plainKey: KeyFormatter = (key) => key;
 
 /** Collects problems; {@link Problems.throwIfAny} reports them together. */
 export class Problems {
-  private readonly items: string[] = [];
+  private readonly items: string[];
 
-  constructor(private readonly where: KeyFormatter = plainKey) {}
+  // Fields are set in the constructor, not by initializers: Pulumi's closure serializer keeps only
+  // the constructor's body, and a dynamic provider (Attestation's provenance check) builds these.
+  constructor(private readonly where: KeyFormatter = plainKey) {
+    this.items = [];
+  }
 
   /** A problem with `key` (formatted by this collector's formatter). */
   at(key: string, message: string): void {
@@ -62,7 +66,10 @@ export class EstateInputError extends Error {
     headline = "invalid input",
   ) {
     super(formatProblems(headline, problems));
-    this.name = new.target.name;
+    // Inside a dynamic provider (serialized by Pulumi) `super` becomes `Error.call(this, …)`, which
+    // leaves this error without its message, and the constructor runs without `new.target`.
+    this.message = formatProblems(headline, problems);
+    this.name = new.target?.name ?? "EstateInputError";
   }
 }
 

@@ -31,6 +31,11 @@ export interface RegistryManifest {
   size?: number;
   /** Config and layer blobs (digest and size), for the bytes a garbage collection reclaims. */
   blobs?: { digest: string; size: number }[];
+  /**
+   * When the image was built: its config's `created` (RFC 3339), read only for an age limit. Absent
+   * for indexes, attestations, cache manifests, and configs without the field.
+   */
+  created?: string;
 }
 
 /** One repository: its tags and every manifest they reach. */
@@ -48,6 +53,15 @@ export interface RetentionPolicy {
   releases: string[];
   /** How many releases to keep, the current one included. Default 2. */
   keepReleases?: number;
+  /**
+   * Also keep every release built less than this long ago (milliseconds), beyond `keepReleases`: a
+   * release is kept when it is one of the newest `keepReleases` OR younger than this (the current
+   * release always). Its age comes from the newest `created` of the images its tags reach, in any
+   * repository; a release whose age cannot be read is kept. Default: no age rule.
+   */
+  maxAgeMs?: number;
+  /** The time ages are measured at (milliseconds since the epoch). Default: now. */
+  now?: number;
   /** Tags never touched: exact names or `*` globs, optionally `repository:` prefixed. Default none. */
   neverTouch?: string[];
   /** `repository:tag` the current plan uses (indexes, per-arch tags, cache refs): always kept. */
@@ -60,7 +74,17 @@ export interface RetentionPolicy {
 
 /** Why a tag stays or goes. */
 export type TagVerdict =
-  | { keep: true; reason: "in-use" | "never-touch" | "kept-release" | "unknown" | "attachment" }
+  | {
+      keep: true;
+      reason:
+        | "in-use"
+        | "never-touch"
+        | "kept-release"
+        | "recent-release"
+        | "age-unknown"
+        | "unknown"
+        | "attachment";
+    }
   | { keep: false; reason: "old-release" | "unused-cache" | "removed-image" | "orphan-attachment" };
 
 /** One step of the plan, in order. */
@@ -77,7 +101,19 @@ export interface RetentionPlan {
   reachable: Record<string, string[]>;
   /** Bytes of blobs no remaining manifest uses, freed by the garbage collection after the plan. */
   reclaimableBytes: number;
+  /** The verdict on each release, newest first (the report says why each stays or goes). */
+  releases: ReleaseVerdict[];
 }
+
+/** One release: whether it stays, why, and when it was built (when an age rule needed it). */
+export type ReleaseVerdict = {
+  release: string;
+  /** Milliseconds since the epoch; absent when not read or not readable. */
+  builtAt?: number;
+} & (
+  | { keep: true; reason: "kept-release" | "recent-release" | "age-unknown" }
+  | { keep: false; reason: "old-release" }
+);
 
 /** What the registry can do. */
 export interface RegistryCapabilities {
@@ -112,14 +148,105 @@ export function releaseOf(tag: string, releases: readonly string[]): string | un
     .sort((a, b) => b.length - a.length)[0];
 }
 
+/** `maxAge` as written in the stack config: a whole number of hours, days or weeks (`36h`, `90d`, `8w`). */
+export const MAX_AGE_PATTERN = "^[1-9][0-9]{0,5}[hdw]$";
+const HOUR_MS = 3_600_000;
+const UNIT_MS: Record<string, number> = { h: HOUR_MS, d: 24 * HOUR_MS, w: 7 * 24 * HOUR_MS };
+
+/** `90d` → milliseconds; throws on anything {@link MAX_AGE_PATTERN} refuses. */
+export function parseMaxAge(text: string): number {
+  if (!new RegExp(MAX_AGE_PATTERN).test(text))
+    throw new Error(`"${text}" is not an age like 36h, 90d or 8w`);
+  return Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1)];
+}
+
+/**
+ * When each release was built: the newest image config `created` among the manifests its plain tags
+ * reach (an index through its children), across all repositories. A release's unchanged images keep
+ * their old build time, so the newest one is the release's. Releases with no readable time are absent.
+ */
+export function releaseBuildTimes(
+  repos: readonly RepositoryState[],
+  releases: readonly string[],
+): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const repo of repos) {
+    const seen = new Map<string, number | undefined>();
+    const builtAt = (digest: string, depth = 0): number | undefined => {
+      if (seen.has(digest)) return seen.get(digest);
+      const m = repo.manifests[digest];
+      let t = m?.created ? Date.parse(m.created) : NaN;
+      if (Number.isNaN(t) && depth < 4)
+        for (const c of m?.children ?? []) {
+          const ct = builtAt(c, depth + 1);
+          if (ct !== undefined && (Number.isNaN(t) || ct > t)) t = ct;
+        }
+      const result = Number.isNaN(t) ? undefined : t;
+      seen.set(digest, result);
+      return result;
+    };
+    for (const [tag, digest] of Object.entries(repo.tags)) {
+      if (cosignSubject(tag)) continue;
+      const release = releaseOf(tag, releases);
+      const t = release ? builtAt(digest) : undefined;
+      if (release && t !== undefined && t > (times.get(release) ?? -Infinity))
+        times.set(release, t);
+    }
+  }
+  return times;
+}
+
+/**
+ * The verdict on each release that has tags, newest first: the newest `keepReleases` stay; with an age rule, so does
+ * every other release built within `maxAgeMs` of `now`, and one whose build time is unknown (this
+ * program deletes only what it can show is old).
+ */
+export function releaseVerdicts(
+  policy: RetentionPolicy,
+  repos: readonly RepositoryState[],
+): ReleaseVerdict[] {
+  const keepN = Math.max(1, policy.keepReleases ?? DEFAULT_KEEP_RELEASES);
+  // Repositories being removed do not count: their tags go now, and a second run must agree.
+  const counted = repos.filter(
+    (r) => !(policy.pruneRemoved ?? false) || policy.catalogRepositories.includes(r.repository),
+  );
+  const times =
+    policy.maxAgeMs === undefined
+      ? new Map<string, number>()
+      : releaseBuildTimes(counted, policy.releases);
+  const now = policy.now ?? Date.now();
+  // Releases with no tag left anywhere have nothing to decide (they still count towards keepReleases).
+  const present = new Set(
+    repos.flatMap((r) =>
+      Object.keys(r.tags)
+        .filter((t) => !cosignSubject(t))
+        .map((t) => releaseOf(t, policy.releases)),
+    ),
+  );
+  const verdicts = policy.releases.map((release, i): ReleaseVerdict => {
+    const builtAt = times.get(release);
+    const at = builtAt === undefined ? {} : { builtAt };
+    if (i < keepN) return { release, keep: true, reason: "kept-release", ...at };
+    if (policy.maxAgeMs === undefined) return { release, keep: false, reason: "old-release" };
+    if (builtAt === undefined) return { release, keep: true, reason: "age-unknown" };
+    return now - builtAt <= policy.maxAgeMs
+      ? { release, keep: true, reason: "recent-release", builtAt }
+      : { release, keep: false, reason: "old-release", builtAt };
+  });
+  return verdicts.filter((v) => present.has(v.release));
+}
+
 /**
  * Stage 1: the verdict on every plain tag of a repository (cosign tags are decided by reachability in
  * {@link retentionPlan}). A tag the policy cannot place (hand-pushed, another tool's) is kept: this
  * program deletes only what it recognises as its own.
  */
-export function keptTags(repo: RepositoryState, policy: RetentionPolicy): Map<string, TagVerdict> {
-  const keepN = policy.keepReleases ?? DEFAULT_KEEP_RELEASES;
-  const keptReleases = new Set(policy.releases.slice(0, Math.max(1, keepN)));
+export function keptTags(
+  repo: RepositoryState,
+  policy: RetentionPolicy,
+  releases: readonly ReleaseVerdict[] = releaseVerdicts(policy, [repo]),
+): Map<string, TagVerdict> {
+  const byRelease = new Map(releases.map((r) => [r.release, r]));
   const inUse = new Set(policy.inUse);
   const removed =
     (policy.pruneRemoved ?? false) && !policy.catalogRepositories.includes(repo.repository);
@@ -134,9 +261,10 @@ export function keptTags(repo: RepositoryState, policy: RetentionPolicy): Map<st
     if (never) v = { keep: true, reason: "never-touch" };
     else if (inUse.has(`${repo.repository}:${tag}`)) v = { keep: true, reason: "in-use" };
     else if (removed) v = { keep: false, reason: "removed-image" };
-    else if (release && keptReleases.has(release)) v = { keep: true, reason: "kept-release" };
-    else if (release) v = { keep: false, reason: "old-release" };
-    else if (CACHE_TAG.test(tag)) v = { keep: false, reason: "unused-cache" };
+    else if (release) {
+      const r = byRelease.get(release);
+      v = r?.keep ? { keep: true, reason: r.reason } : { keep: false, reason: "old-release" };
+    } else if (CACHE_TAG.test(tag)) v = { keep: false, reason: "unused-cache" };
     else v = { keep: true, reason: "unknown" };
     verdicts.set(tag, v);
   }
@@ -229,8 +357,10 @@ export function retentionPlan(
   const reachable: Record<string, string[]> = {};
   const liveBlobs = new Set<string>();
   const doomedBlobs = new Map<string, number>();
+  // Release ages are read across every repository: one release, one verdict.
+  const releases = releaseVerdicts(policy, repos);
   for (const repo of [...repos].sort((a, b) => a.repository.localeCompare(b.repository))) {
-    const verdicts = keptTags(repo, policy);
+    const verdicts = keptTags(repo, policy, releases);
     const kept = [...verdicts].filter(([, v]) => v.keep).map(([t]) => t);
     const { digests, attachmentTags } = reachableDigests(repo, kept);
     reachable[repo.repository] = [...digests].sort();
@@ -277,5 +407,5 @@ export function retentionPlan(
   }
   let reclaimableBytes = 0;
   for (const [d, size] of doomedBlobs) if (!liveBlobs.has(d)) reclaimableBytes += size;
-  return { steps: [...steps, ...manifestSteps], blocked, reachable, reclaimableBytes };
+  return { steps: [...steps, ...manifestSteps], blocked, reachable, reclaimableBytes, releases };
 }

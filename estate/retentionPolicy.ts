@@ -6,7 +6,7 @@
  * tags or named on the command line) → {@link retentionPolicyFor}.
  */
 import { FlatPlan } from "./planner";
-import { RetentionPolicy } from "./retention";
+import { RetentionPolicy, parseMaxAge } from "./retention";
 import { EstateSettings } from "./settings";
 
 /** `registry/repo:tag` → `repo:tag` (the registry API names repositories without the host). */
@@ -83,6 +83,7 @@ export function retentionPolicyFor(
   return {
     releases: releasesNewestFirst(plan.release, releases),
     keepReleases: retention.keepReleases,
+    ...(retention.maxAge ? { maxAgeMs: parseMaxAge(retention.maxAge) } : {}),
     neverTouch: retention.neverTouch,
     pruneRemoved: retention.pruneRemoved,
     inUse,

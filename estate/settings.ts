@@ -15,6 +15,7 @@ import Ajv, { ErrorObject, JSONSchemaType } from "ajv";
 import { isMap, isScalar, parse as parseYaml, parseDocument } from "yaml";
 import type { RunnerPeers } from "./backends";
 import { EstateInputError, Problems, stackKey } from "./problems";
+import { MAX_AGE_PATTERN } from "./retention";
 
 /** The stack's environment. Non-dev stacks require auth, TLS and mTLS, and protect releases. */
 export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
@@ -168,6 +169,8 @@ export interface SupplyChainConfig {
 /** `retention`: what `npm run prune` keeps. */
 export interface RetentionSettings {
   keepReleases: number;
+  /** Also keep releases built within this age (`36h`, `90d`, `8w`). Default: no age rule. */
+  maxAge?: string;
   pruneRemoved: boolean;
   neverTouch: string[];
 }
@@ -569,7 +572,7 @@ const supplyChainSchema: JSONSchemaType<SupplyChainConfig> = {
 const retentionSchema: JSONSchemaType<RetentionSettings> = {
   type: "object",
   description:
-    "What npm run prune keeps: { keepReleases?, pruneRemoved?, neverTouch? } (docs/supply-chain.md).",
+    "What npm run prune keeps: { keepReleases?, maxAge?, pruneRemoved?, neverTouch? } (docs/supply-chain.md).",
   additionalProperties: false,
   required: [],
   properties: {
@@ -579,6 +582,14 @@ const retentionSchema: JSONSchemaType<RetentionSettings> = {
       minimum: 1,
       errorMessage: "must be a whole number ≥ 1 (the current release is always kept)",
       default: 2,
+    },
+    maxAge: {
+      type: "string",
+      description:
+        "Also keep every release built less than this long ago (36h, 90d, 8w), beyond keepReleases; set keepReleases: 1 for an age-only rule. Default: none.",
+      pattern: MAX_AGE_PATTERN,
+      errorMessage: "must be a whole number of hours, days or weeks, like 36h, 90d or 8w",
+      nullable: true,
     },
     pruneRemoved: {
       type: "boolean",

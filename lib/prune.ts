@@ -40,7 +40,10 @@ export async function prune(client: RegistryClient, opts: PruneOptions): Promise
       ? await probeCapabilities(client, opts.repositories[0])
       : { tagDelete: false });
   const states = [];
-  for (const repo of opts.repositories) states.push(await readRepository(client, repo));
+  // Build times only when an age rule needs them (a config GET per image).
+  const created = opts.policy.maxAgeMs !== undefined;
+  for (const repo of opts.repositories)
+    states.push(await readRepository(client, repo, { created }));
   const plan = retentionPlan(states, opts.policy, capabilities);
   let applied = 0;
   if (opts.apply ?? false) {
@@ -55,6 +58,16 @@ export async function prune(client: RegistryClient, opts: PruneOptions): Promise
 /** A short report a person reads: one line per step, the blocked tags, the bytes to reclaim. */
 export function formatPruneReport(r: PruneReport, preview: boolean): string {
   const verb = preview ? "would delete" : "deleted";
+  const why = {
+    "kept-release": "one of the newest kept",
+    "recent-release": "built within the age limit",
+    "age-unknown": "build time unknown",
+    "old-release": "outside the newest kept and the age limit",
+  };
+  const releaseLines = r.plan.releases.map(
+    (v) =>
+      `release ${v.release}: ${v.keep ? "kept" : preview ? "would go" : "removed"} (${why[v.reason]}${v.builtAt === undefined ? "" : `; built ${new Date(v.builtAt).toISOString()}`})`,
+  );
   const lines = r.plan.steps.map((s) =>
     s.kind === "delete-tag"
       ? `${verb} tag ${s.repository}:${s.tag} (${s.reason})`
@@ -70,5 +83,5 @@ export function formatPruneReport(r: PruneReport, preview: boolean): string {
       ? `${r.plan.steps.length} step(s); ${kib} KiB of blobs reclaimable by the registry's garbage collection`
       : "nothing to delete",
   );
-  return lines.join("\n");
+  return [...releaseLines, ...lines].join("\n");
 }

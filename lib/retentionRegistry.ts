@@ -14,7 +14,7 @@ import {
 /** The manifest fields retention reads (the client's type leaves out `subject`). */
 interface ManifestJson {
   manifests?: { digest: string }[];
-  config?: { digest: string; size: number };
+  config?: { digest: string; size: number; mediaType?: string };
   layers?: { digest: string; size: number }[];
   subject?: { digest: string };
 }
@@ -28,10 +28,41 @@ export async function listTags(client: RegistryClient, repository: string): Prom
   return (JSON.parse(res.body.toString()) as { tags?: string[] | null }).tags ?? [];
 }
 
+/** Image config media types: the configs that carry `created` (not cache, SBOM or signature configs). */
+const IMAGE_CONFIGS = [
+  "application/vnd.oci.image.config.v1+json",
+  "application/vnd.docker.container.image.v1+json",
+];
+
+/** What {@link readRepository} reads besides tags and manifests. */
+export interface ReadOptions {
+  /** Each image's build time from its config blob (one small GET per image; for an age rule). */
+  created?: boolean;
+}
+
+/** An image config's `created`, or undefined when the blob has none or cannot be read. */
+async function configCreated(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+): Promise<string | undefined> {
+  try {
+    const config = JSON.parse((await client.getBlob(repository, digest)).toString()) as {
+      created?: unknown;
+    };
+    return typeof config.created === "string" ? config.created : undefined;
+  } catch (err) {
+    // A config that vanished or is not JSON: the release's age is unknown, so it is kept.
+    if (err instanceof RegistryError && err.status !== 404) throw err;
+    return undefined;
+  }
+}
+
 /** Reads every tag of `repository` and every manifest reachable from them. */
 export async function readRepository(
   client: RegistryClient,
   repository: string,
+  opts: ReadOptions = {},
 ): Promise<RepositoryState> {
   const state: RepositoryState = { repository, tags: {}, manifests: {} };
   const visit = async (reference: string): Promise<string | undefined> => {
@@ -55,6 +86,10 @@ export async function readRepository(
       })),
     };
     if (json.subject) entry.subject = json.subject.digest;
+    if (opts.created && json.config && IMAGE_CONFIGS.includes(json.config.mediaType ?? "")) {
+      const created = await configCreated(client, repository, json.config.digest);
+      if (created) entry.created = created;
+    }
     state.manifests[m.digest] = entry;
     if (json.manifests) {
       entry.children = json.manifests.map((c) => c.digest);

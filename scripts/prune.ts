@@ -1,21 +1,23 @@
 /**
- * `npm run prune [-- --stack <name>] [--apply] [--releases v1.3,v1.2] [--gc <registry config.yml>]`:
- * retention for one stack (docs/supply-chain.md, "Retention").
+ * `npm run prune [-- --stack <name>] [--apply] [--releases v1.3,v1.2]`: retention for one stack
+ * (docs/supply-chain.md, "Retention"). `npm run prune -- --gc <registry config.yml>`: the blob
+ * garbage collection afterwards, on its own.
  *
  * Reads the stack file like `npm run plan` (no Pulumi CLI), builds the retention policy from its plan
  * and its `retention` settings (estate/retentionPolicy.ts), reads the registry, and prints what it
  * would delete: a preview unless `--apply`. With `--apply` the steps run in the planned order (tags,
  * then manifests parents before children: a kept index never points at a missing child).
  *
- * `--gc` then runs the registry's own `garbage-collect --delete-untagged` on that config to reclaim
- * the blobs. It must run with the registry stopped or in read-only mode
- * (`storage.maintenance.readonly.enabled: true`): a push during GC can lose blobs. distribution v3
- * keeps an index's untagged children and cosign's fallback-listed bundles (2.8 would delete them).
+ * `--gc` is a separate run because it needs the opposite registry state: the deletes need the
+ * registry serving, the collection needs it stopped or read-only (`storage.maintenance.readonly`).
+ * It refuses while the registry listens and is not read-only, runs the registry's own
+ * `garbage-collect --delete-untagged` on that config (`DAYU_REGISTRY_BIN` names the binary, default
+ * `registry`; `--keep-untagged` drops `--delete-untagged` for a registry with the referrers API), and
+ * reports what it removed and the storage bytes before and after (lib/registryGc.ts).
  *
  * Credentials: DAYU_REGISTRY_USERNAME / DAYU_REGISTRY_PASSWORD, else `.local/credentials.env` (the
  * local services'). The registry's CA: `registry.caFile` of the stack.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { EstateInputError } from "../estate/problems";
@@ -26,6 +28,7 @@ import { diskFiles } from "../estate/files";
 import { formatPruneReport, prune } from "../lib/prune";
 import { RegistryClient } from "../lib/registry";
 import { listTags } from "../lib/retentionRegistry";
+import { formatGcReport, garbageCollect, readGcConfig } from "../lib/registryGc";
 
 const root = path.resolve(__dirname, "..");
 
@@ -35,8 +38,10 @@ export interface PruneArgs {
   apply: boolean;
   /** Releases named on the command line, in addition to those found in the registry. */
   releases: string[];
-  /** Registry config file for garbage-collect. */
+  /** Registry config file: run only the garbage collection on it. */
   gcConfig?: string;
+  /** With `gcConfig`: keep untagged manifests (a registry with the referrers API). */
+  keepUntagged?: boolean;
   /** Project directory holding the stack file. Default: this checkout. */
   projectDir?: string;
 }
@@ -49,6 +54,7 @@ export function parseArgs(argv: string[]): PruneArgs {
     apply: argv.includes("--apply"),
     releases: (value("--releases") ?? "").split(",").filter((r) => r !== ""),
     gcConfig: value("--gc"),
+    keepUntagged: argv.includes("--keep-untagged"),
     projectDir: value("--project-dir"),
   };
 }
@@ -65,19 +71,19 @@ function credentials(dir: string): { username?: string; password?: string } {
   return { username: get("REGISTRY_USERNAME"), password: get("REGISTRY_PASSWORD") };
 }
 
-/** Bytes under a directory (the registry's storage, for the report). */
-export function directoryBytes(dir: string): number {
-  let total = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += directoryBytes(p);
-    else if (e.isFile()) total += fs.statSync(p).size;
-  }
-  return total;
-}
+export { directoryBytes } from "../lib/registryGc";
 
 /** One prune run; returns the report text. */
 export async function runPrune(args: PruneArgs): Promise<string> {
+  if (args.gcConfig) {
+    const deleteUntagged = !(args.keepUntagged ?? false);
+    const report = await garbageCollect(readGcConfig(path.resolve(args.gcConfig)), {
+      // The registry binary of the toolchain (distribution v3), else one on PATH.
+      bin: process.env.DAYU_REGISTRY_BIN ?? "registry",
+      deleteUntagged,
+    });
+    return formatGcReport(report, deleteUntagged);
+  }
   const dir = args.projectDir ?? root;
   const file = path.join(dir, `Pulumi.${args.stack}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
@@ -117,18 +123,9 @@ export async function runPrune(args: PruneArgs): Promise<string> {
     apply: args.apply,
   });
   const lines = [
-    `stack ${args.stack}: releases ${policy.releases.join(", ")} (keeping ${policy.keepReleases})`,
+    `stack ${args.stack}: releases ${policy.releases.join(", ")} (keeping the newest ${policy.keepReleases}${settings.retention.maxAge ? ` and any built within ${settings.retention.maxAge}` : ""})`,
     formatPruneReport(report, !args.apply),
   ];
-  if (args.apply && args.gcConfig) {
-    // The registry binary of the toolchain (distribution v3), else one on PATH.
-    const bin = process.env.DAYU_REGISTRY_BIN ?? "registry";
-    const out = execFileSync(bin, ["garbage-collect", "--delete-untagged", args.gcConfig], {
-      encoding: "utf8",
-    });
-    const eligible = out.split("\n").filter((l) => /eligible for deletion/.test(l)).length;
-    lines.push(`garbage-collect --delete-untagged: ${eligible} blob(s) and manifest(s) removed`);
-  }
   return lines.join("\n");
 }
 

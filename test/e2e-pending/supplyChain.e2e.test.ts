@@ -22,9 +22,11 @@ import { directoryBytes } from "../../scripts/prune";
 import {
   ROOT,
   TOOLS,
+  changedResources,
   credentials,
   devConfig,
   env,
+  localRegistry,
   ok,
   registryClient,
   requirePrerequisites,
@@ -107,7 +109,7 @@ describe("supply chain and retention, end to end (local services, distribution v
   let keyDir = "";
 
   before(async () => {
-    requirePrerequisites();
+    requirePrerequisites({ standins: false });
     for (const t of ["cosign", "syft", "registry"])
       assert.ok(fs.existsSync(path.join(TOOLS, t)), `.tools/bin/${t} (run scripts/toolchain.sh)`);
     fs.rmSync(WORK, { recursive: true, force: true });
@@ -126,7 +128,11 @@ describe("supply chain and retention, end to end (local services, distribution v
       "dayu-estate:release": RELEASES[0],
       "dayu-estate:catalog": path.relative(ROOT, path.join(WORK, "estate.yaml")),
       "dayu-estate:repositoryPrefix": PREFIX,
-      "dayu-estate:registry": dev["dayu-estate:registry"],
+      // This checkout's registry: another checkout on the machine may hold the dev stack's port.
+      "dayu-estate:registry": {
+        ...(dev["dayu-estate:registry"] as Record<string, unknown>),
+        address: localRegistry(),
+      },
       "dayu-estate:builders": dev["dayu-estate:builders"],
       "dayu-estate:registryCache": dev["dayu-estate:registryCache"],
       "dayu-estate:supplyChain": { enabled: true, sbomFormat: "spdx-json" },
@@ -159,6 +165,7 @@ describe("supply chain and retention, end to end (local services, distribution v
       writeEstate(release);
       ok(await pulumi(["config", "set", "release", release]), `release ${release}`);
       const up = ok(await pulumi(["up", "--yes", "--skip-preview"]), `up ${release}`);
+      console.log(`      up ${release}: ${up.seconds.toFixed(1)} s`);
       assert.match(up.stdout, /-attestation/, `${release}: attestations created`);
       assert.match(up.stdout, /-signature/, `${release}: signature created`);
     }
@@ -168,7 +175,74 @@ describe("supply chain and retention, end to end (local services, distribution v
   });
 
   it("a no-op up attests and signs nothing", async () => {
-    ok(await pulumi(["up", "--yes", "--expect-no-changes", "--skip-preview"]), "no-op up");
+    const noop = ok(
+      await pulumi(["up", "--yes", "--expect-no-changes", "--skip-preview"]),
+      "no-op up",
+    );
+    console.log(`      no-op up: ${noop.seconds.toFixed(1)} s`);
+    // Step lines start with + ~ or - (the "Updating (stack):" header does not).
+    assert.doesNotMatch(
+      noop.stdout,
+      /^\s*[-+~]+\s+pulumi-nodejs:dynamic:Resource/m,
+      "nothing attested or signed",
+    );
+  });
+
+  it("a signature that no longer matches is drift: refresh sees it, up signs again", async () => {
+    const current = RELEASES[RELEASES.length - 1];
+    const client = registryClient();
+    const index = await client.getManifest(REPO, current);
+    // Replace the index's signatures by one made with another key (cosign's fallback tag for a
+    // registry without the referrers API is `sha256-<hex>`, listing the signature bundles).
+    const fallback = `sha256-${index.digest.slice("sha256:".length)}`;
+    const del = await client.call("DELETE", `/v2/${REPO}/manifests/${fallback}`);
+    assert.equal(del.status, 202, `DELETE ${REPO}:${fallback}`);
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), "dayu-sc-other-"));
+    try {
+      execFileSync(path.join(TOOLS, "cosign"), ["generate-key-pair"], {
+        cwd: otherDir,
+        env: { ...process.env, COSIGN_PASSWORD: "other" },
+        stdio: "ignore",
+      });
+      const reg = localRegistry();
+      await withDockerConfig({ address: reg, ...credentials() }, (dockerConfig) =>
+        new SupplyChain({ ...tools(), dockerConfig }).sign(`${reg}/${REPO}@${index.digest}`, {
+          privateKey: fs.readFileSync(path.join(otherDir, "cosign.key"), "utf8"),
+          password: "other",
+          publicKey: fs.readFileSync(path.join(otherDir, "cosign.pub"), "utf8"),
+        }),
+      );
+    } finally {
+      fs.rmSync(otherDir, { recursive: true, force: true });
+    }
+    const reg = localRegistry();
+    await withDockerConfig({ address: reg, ...credentials() }, async (dockerConfig) => {
+      const chain = new SupplyChain({ ...tools(), dockerConfig });
+      assert.equal(
+        await chain.verifySignature(`${reg}/${REPO}@${index.digest}`, publicKey),
+        false,
+        "our key no longer verifies the index",
+      );
+    });
+
+    ok(await pulumi(["refresh", "--yes", "--skip-preview"]), "refresh");
+    const state = JSON.parse(ok(await pulumi(["stack", "export"]), "export").stdout) as {
+      deployment: { resources: { urn: string; outputs?: Record<string, unknown> }[] };
+    };
+    const signature = state.deployment.resources.find((r) =>
+      r.urn.endsWith(`::sc-app:${current}-signature`),
+    );
+    assert.equal(signature?.outputs?.liveDigest, index.digest, "the tag did not move");
+    assert.equal(signature?.outputs?.verified, false, "refresh recorded the broken signature");
+    const preview = ok(await pulumi(["preview", "--json"]), "preview after refresh");
+    assert.deepEqual(
+      changedResources(preview.stdout),
+      [`pulumi-nodejs:dynamic:Resource sc-app:${current}-signature`],
+      "only the signature is to be redone",
+    );
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "up re-signs");
+    await verifyRelease(current, publicKey);
+    ok(await pulumi(["up", "--yes", "--expect-no-changes", "--skip-preview"]), "no-op up after");
   });
 
   let bytesBefore = 0;
@@ -182,6 +256,7 @@ describe("supply chain and retention, end to end (local services, distribution v
       "preview deletes nothing",
     );
     const applied = prune("--apply");
+    console.log(applied.replace(/^/gm, "      "));
     assert.match(applied, /deleted tag/);
     const tags = await listTags(registryClient(), REPO);
     for (const t of ["v1.1", "v1.1-amd64", "v1.1-arm64"]) assert.ok(!tags.includes(t), `${t} gone`);
@@ -190,20 +265,31 @@ describe("supply chain and retention, end to end (local services, distribution v
 
   it("the registry's storage shrinks after garbage collection (registry stopped)", async () => {
     const services = path.join(ROOT, "scripts/local-services.sh");
+    // Refused while the registry runs and takes pushes.
+    const refused = spawnSync(
+      path.join(ROOT, "node_modules/.bin/ts-node"),
+      ["scripts/prune.ts", "--gc", REG_CONFIG],
+      {
+        cwd: ROOT,
+        env: { ...env(), DAYU_REGISTRY_BIN: path.join(TOOLS, "registry") },
+        encoding: "utf8",
+      },
+    );
+    assert.notEqual(refused.status, 0, "gc refused while the registry runs");
+    assert.match(refused.stderr, /is running at .* and not read-only/);
     assert.equal(spawnSync(services, ["stop"], { stdio: "ignore" }).status, 0, "stop");
+    let report = "";
     try {
-      execFileSync(
-        path.join(TOOLS, "registry"),
-        ["garbage-collect", "--delete-untagged", REG_CONFIG],
-        {
-          stdio: "ignore",
-        },
-      );
+      report = prune("--gc", REG_CONFIG);
     } finally {
       assert.equal(spawnSync(services, ["start"], { stdio: "ignore" }).status, 0, "start");
     }
+    const m = /storage (\d+) → (\d+) bytes/.exec(report);
+    assert.ok(m, report);
+    assert.ok(Number(m[2]) < Number(m[1]), report);
     const after = directoryBytes(DATA);
     assert.ok(after < bytesBefore, `storage ${bytesBefore} → ${after} bytes`);
+    console.log(`      prune + gc: storage ${bytesBefore} → ${after} bytes; ${report}`);
     for (const r of RELEASES.slice(1)) await verifyRelease(r, publicKey);
   });
 
@@ -212,9 +298,18 @@ describe("supply chain and retention, end to end (local services, distribution v
   });
 });
 
+/** cosign and syft of the toolchain, and the local CA. */
+function tools() {
+  return {
+    cosign: path.join(TOOLS, "cosign"),
+    syft: path.join(TOOLS, "syft"),
+    caFile: path.join(ROOT, ".local/pki/ca.crt"),
+  };
+}
+
 /** Read-back of one release's index, its signature, and both attestations of each child. */
 async function verifyRelease(release: string, publicKey: string): Promise<void> {
-  const reg = (devConfig()["dayu-estate:registry"] as { address: string }).address;
+  const reg = localRegistry();
   const client = registryClient();
   const tag = `${reg}/${REPO}:${release}`;
   const index = await client.getManifest(REPO, release);
@@ -223,13 +318,8 @@ async function verifyRelease(release: string, publicKey: string): Promise<void> 
   ).manifests;
   const sources = children.map((c) => `${reg}/${REPO}@${c.digest}`);
   await readBackIndex(client, { tag, sources, platforms: ["linux/amd64", "linux/arm64"] });
-  const tools = {
-    cosign: path.join(TOOLS, "cosign"),
-    syft: path.join(TOOLS, "syft"),
-    caFile: path.join(ROOT, ".local/pki/ca.crt"),
-  };
   await withDockerConfig({ address: reg, ...credentials() }, async (dockerConfig) => {
-    const chain = new SupplyChain({ ...tools, dockerConfig });
+    const chain = new SupplyChain({ ...tools(), dockerConfig });
     assert.ok(
       await chain.verifySignature(`${reg}/${REPO}@${index.digest}`, publicKey),
       `${tag} signed`,

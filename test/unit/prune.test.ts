@@ -11,7 +11,7 @@ import { AddressInfo } from "net";
 import { RegistryClient } from "../../lib/registry";
 import { formatPruneReport, prune } from "../../lib/prune";
 import { probeCapabilities, readRepository } from "../../lib/retentionRegistry";
-import { RetentionPolicy } from "../../estate/retention";
+import { RetentionPolicy, parseMaxAge } from "../../estate/retention";
 
 const INDEX = "application/vnd.oci.image.index.v1+json";
 const MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -21,7 +21,9 @@ const sha = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).dig
 class DeletingRegistry {
   readonly manifests = new Map<string, { body: Buffer; type: string }>(); // repo@digest
   readonly tags = new Map<string, string>(); // repo:tag → digest
+  readonly blobs = new Map<string, Buffer>(); // repo@digest
   deletes: string[] = [];
+  blobReads = 0;
   private server = http.createServer((req, res) => this.handle(req, res));
   constructor(readonly tagDelete: boolean) {}
 
@@ -44,15 +46,33 @@ class DeletingRegistry {
     return d;
   }
 
-  /** One release: two per-arch images, an index, a signature on the index (cosign tag scheme). */
-  release(repo: string, release: string): { index: string; children: string[] } {
+  /** An image config blob with its build time. */
+  config(repo: string, release: string, arch: string, created: string): string {
+    const body = Buffer.from(JSON.stringify({ architecture: arch, os: "linux", created }));
+    this.blobs.set(`${repo}@${sha(body)}`, body);
+    return sha(body);
+  }
+
+  /**
+   * One release: two per-arch images (configs built at `created`), an index, a signature on the index
+   * (cosign tag scheme).
+   */
+  release(
+    repo: string,
+    release: string,
+    created = "2026-01-01T00:00:00Z",
+  ): { index: string; children: string[] } {
     const children = ["amd64", "arm64"].map((arch) =>
       this.put(
         repo,
         {
           schemaVersion: 2,
           mediaType: MANIFEST,
-          config: { digest: sha(`${release}-${arch}-config`), size: 100 },
+          config: {
+            mediaType: "application/vnd.oci.image.config.v1+json",
+            digest: this.config(repo, release, arch, created),
+            size: 100,
+          },
           layers: [{ digest: sha(`${release}-${arch}-layer`), size: 1000 }],
         },
         `${release}-${arch}`,
@@ -91,6 +111,12 @@ class DeletingRegistry {
         .filter((k) => k.startsWith(prefix))
         .map((k) => k.slice(prefix.length));
       return send(200, JSON.stringify({ name: m[1], tags }));
+    }
+    m = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
+    if (m) {
+      this.blobReads++;
+      const blob = this.blobs.get(`${m[1]}@${m[2]}`);
+      return blob ? send(200, blob.toString()) : send(404);
     }
     m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url);
     if (!m) return send(404);
@@ -132,7 +158,14 @@ for (const tagDelete of [true, false]) {
     beforeEach(async () => {
       reg = new DeletingRegistry(tagDelete);
       client = new RegistryClient({ address: await reg.start(), insecure: true, retries: 0 });
-      releases = Object.fromEntries(["v1", "v2", "v3"].map((r) => [r, reg.release(REPO, r)]));
+      // v1 built on 1 March, v2 on 1 May, v3 on 1 June.
+      releases = Object.fromEntries(
+        [
+          ["v1", "2026-03-01T00:00:00Z"],
+          ["v2", "2026-05-01T00:00:00Z"],
+          ["v3", "2026-06-01T00:00:00Z"],
+        ].map(([r, created]) => [r, reg.release(REPO, r, created)]),
+      );
     });
     afterEach(() => reg.stop());
 
@@ -187,6 +220,47 @@ for (const tagDelete of [true, false]) {
       const again = await prune(client, { repositories: [REPO], policy, apply: true });
       assert.deepEqual(again.plan.steps, []);
       assert.match(formatPruneReport(again, false), /nothing to delete/);
+    });
+
+    it("age rule: keepReleases 1 and maxAge 45d on 10 June keep v3 and v2 (built within it), drop v1; build times come from the config blobs", async () => {
+      const byAge: RetentionPolicy = {
+        ...policy,
+        keepReleases: 1,
+        maxAgeMs: parseMaxAge("45d"),
+        now: Date.parse("2026-06-10T00:00:00Z"),
+      };
+      const preview = await prune(client, { repositories: [REPO], policy: byAge });
+      assert.deepEqual(
+        preview.plan.releases.map((v) => `${v.release} ${v.reason}`),
+        ["v3 kept-release", "v2 recent-release", "v1 old-release"],
+      );
+      assert.equal(preview.plan.releases[1].builtAt, Date.parse("2026-05-01T00:00:00Z"));
+      assert.match(
+        formatPruneReport(preview, true),
+        /release v1: would go \(outside the newest kept and the age limit; built 2026-03-01T00:00:00\.000Z\)/,
+      );
+      const done = await prune(client, { repositories: [REPO], policy: byAge, apply: true });
+      assert.ok(done.applied > 0);
+      const left = [...reg.tags.keys()].map((k) => k.slice(REPO.length + 1));
+      assert.ok(!left.includes("v1") && !left.includes("v1-amd64"), "v1 gone");
+      assert.ok(left.includes("v2") && left.includes("v2-arm64"), "v2 kept by its age");
+
+      // A month later v2 is older than 45 days: the count alone keeps only v3.
+      const later = { ...byAge, now: Date.parse("2026-07-10T00:00:00Z") };
+      const next = await prune(client, { repositories: [REPO], policy: later });
+      assert.deepEqual(
+        next.plan.releases.map((v) => `${v.release} ${v.reason}`),
+        ["v3 kept-release", "v2 old-release"],
+      );
+    });
+
+    it("reads config blobs only when an age rule needs them", async () => {
+      await prune(client, { repositories: [REPO], policy });
+      assert.equal(reg.blobReads, 0);
+      const state = await readRepository(client, REPO, { created: true });
+      assert.equal(state.manifests[releases.v2.children[1]].created, "2026-05-01T00:00:00Z");
+      assert.equal(state.manifests[releases.v2.index].created, undefined, "an index has none");
+      assert.equal(reg.blobReads, 6, "one per image config, none for the bundles");
     });
   });
 }

@@ -17,12 +17,17 @@ import {
   RetentionPolicy,
   retentionPlan,
   RetentionStep,
+  parseMaxAge,
+  releaseBuildTimes,
+  releaseVerdicts,
 } from "../../estate/retention";
 
 const INDEX = "application/vnd.oci.image.index.v1+json";
 const MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const dg = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
 const cosignTag = (digest: string, suffix: string) => `sha256-${digest.slice(7)}${suffix}`;
+const DAY_MS = 24 * 3_600_000;
+const DAY0 = Date.parse("2026-01-01T00:00:00Z");
 
 /** mulberry32: a small seeded PRNG, so every random estate can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -58,6 +63,8 @@ function randomEstate(seed: number): Estate {
   const repoCount = 1 + Math.floor(rnd() * 3);
   const catalog: string[] = [];
   const blobPool = Array.from({ length: 6 }, () => ({ digest: fresh(), size: 100 + next }));
+  // Build times: release k (oldest first) about k × 10 days after DAY0; some configs have none.
+  let builtDay = 0;
   for (let r = 0; r < repoCount; r++) {
     const repository = `e2e/img${r}`;
     if (rnd() < 0.8) catalog.push(repository);
@@ -70,6 +77,9 @@ function randomEstate(seed: number): Estate {
         mediaType: MANIFEST,
         size: 500,
         blobs: [pick(blobPool), { digest: fresh(), size: 1000 }],
+        ...(rnd() < 0.85
+          ? { created: new Date(DAY0 + (builtDay + rnd() * 3) * DAY_MS).toISOString() }
+          : {}),
       });
       return d;
     };
@@ -97,8 +107,9 @@ function randomEstate(seed: number): Estate {
     };
     const archs = rnd() < 0.5 ? ["amd64"] : ["amd64", "arm64"];
     let prev: Record<string, string> = {};
-    for (const release of [...releases].reverse()) {
+    for (const [k, release] of [...releases].reverse().entries()) {
       const current = release === releases[0];
+      builtDay = k * 10;
       const perArch: Record<string, string> = {};
       for (const arch of archs) {
         // Unchanged builds keep their digest: releases then share index children.
@@ -140,8 +151,20 @@ function randomEstate(seed: number): Estate {
       inUse,
       catalogRepositories: catalog,
       pruneRemoved: rnd() < 0.5,
+      // Half the estates add an age rule that keeps roughly the newest 1, 2 or 3 releases.
+      ...(rnd() < 0.5
+        ? {
+            maxAgeMs: pick([5, 15, 25]) * DAY_MS,
+            now: DAY0 + ((releases.length - 1) * 10 + 4) * DAY_MS,
+          }
+        : {}),
     },
   };
+}
+
+/** The tag verdicts the plan uses: release ages read across every repository. */
+function verdictsOf(repo: RepositoryState, repos: RepositoryState[], policy: RetentionPolicy) {
+  return keptTags(repo, policy, releaseVerdicts(policy, repos));
 }
 
 const clone = (repos: RepositoryState[]): RepositoryState[] => JSON.parse(JSON.stringify(repos));
@@ -170,7 +193,7 @@ function assertKeptIntact(
 ): void {
   for (const old of before) {
     const now = after.find((r) => r.repository === old.repository) as RepositoryState;
-    const kept = [...keptTags(old, policy)].filter(([, v]) => v.keep).map(([t]) => t);
+    const kept = [...verdictsOf(old, before, policy)].filter(([, v]) => v.keep).map(([t]) => t);
     const { digests, attachmentTags } = reachableDigests(old, kept);
     for (const tag of [...kept, ...attachmentTags])
       assert.equal(
@@ -251,6 +274,113 @@ describe("retention", () => {
       assert.equal(cosignSubject(cosignTag(dg(7), ".att")), dg(7));
       assert.equal(cosignSubject(cosignTag(dg(7), "")), dg(7));
       assert.equal(cosignSubject("sha256-abc.sig"), undefined);
+    });
+  });
+
+  describe("age limit (maxAge)", () => {
+    const day = (n: number) => new Date(DAY0 + n * DAY_MS).toISOString();
+    // v4 (current) and v3 built recently, v2 40 days ago in one repository but 5 in another, v1 long
+    // ago, v0 with no readable build time. Index tags reach their build time through their children.
+    const image = (d: string, created?: string): RegistryManifest => ({
+      digest: d,
+      mediaType: MANIFEST,
+      ...(created ? { created } : {}),
+    });
+    const a: RepositoryState = {
+      repository: "dayuhub/a",
+      tags: { v4: dg(1), v3: dg(2), v2: dg(3), "v2-amd64": dg(13), v1: dg(4), v0: dg(5) },
+      manifests: {
+        [dg(1)]: { digest: dg(1), mediaType: INDEX, children: [dg(11)] },
+        [dg(2)]: { digest: dg(2), mediaType: INDEX, children: [dg(12)] },
+        [dg(3)]: { digest: dg(3), mediaType: INDEX, children: [dg(13)] },
+        [dg(4)]: { digest: dg(4), mediaType: INDEX, children: [dg(14)] },
+        [dg(5)]: { digest: dg(5), mediaType: INDEX, children: [dg(15)] },
+        [dg(11)]: image(dg(11), day(99)),
+        [dg(12)]: image(dg(12), day(90)),
+        [dg(13)]: image(dg(13), day(60)),
+        [dg(14)]: image(dg(14), day(10)),
+        [dg(15)]: image(dg(15)),
+      },
+    };
+    const b: RepositoryState = {
+      repository: "dayuhub/b",
+      tags: { "v2-arm64": dg(23) },
+      manifests: { [dg(23)]: image(dg(23), day(95)) },
+    };
+    const policy: RetentionPolicy = {
+      releases: ["v4", "v3", "v2", "v1", "v0"],
+      keepReleases: 1,
+      maxAgeMs: parseMaxAge("30d"),
+      now: DAY0 + 100 * DAY_MS,
+      inUse: [],
+      catalogRepositories: ["dayuhub/a", "dayuhub/b"],
+    };
+
+    it("parses ages in hours, days and weeks, and refuses anything else", () => {
+      assert.equal(parseMaxAge("36h"), 36 * 3_600_000);
+      assert.equal(parseMaxAge("90d"), 90 * DAY_MS);
+      assert.equal(parseMaxAge("8w"), 56 * DAY_MS);
+      for (const bad of ["0d", "30", "30m", "1.5d", "-3d", "d", "30 d"])
+        assert.throws(() => parseMaxAge(bad), /not an age/, bad);
+    });
+
+    it("dates a release by the newest image its tags reach, across repositories", () => {
+      const times = releaseBuildTimes([a, b], policy.releases);
+      assert.equal(times.get("v4"), DAY0 + 99 * DAY_MS, "through the index's child");
+      assert.equal(times.get("v2"), DAY0 + 95 * DAY_MS, "b's newer arm64 build dates v2");
+      assert.equal(times.get("v0"), undefined);
+    });
+
+    it("keeps the newest keepReleases, every release built within maxAge, and one of unknown age", () => {
+      const verdicts = releaseVerdicts(policy, [a, b]).map((v) => `${v.release} ${v.reason}`);
+      assert.deepEqual(verdicts, [
+        "v4 kept-release",
+        "v3 recent-release",
+        "v2 recent-release",
+        "v1 old-release",
+        "v0 age-unknown",
+      ]);
+      const plan = retentionPlan([a, b], policy, { tagDelete: true });
+      assert.deepEqual(
+        plan.steps
+          .filter((s) => s.kind === "delete-tag")
+          .map((s) => s.kind === "delete-tag" && s.tag),
+        ["v1"],
+      );
+    });
+
+    it("without maxAge, only the count decides (and no build time is needed)", () => {
+      const verdicts = releaseVerdicts({ ...policy, maxAgeMs: undefined, keepReleases: 2 }, [a, b]);
+      assert.deepEqual(
+        verdicts.map((v) => [v.release, v.keep]),
+        [
+          ["v4", true],
+          ["v3", true],
+          ["v2", false],
+          ["v1", false],
+          ["v0", false],
+        ],
+      );
+      assert.ok(verdicts.every((v) => v.builtAt === undefined));
+    });
+
+    it("an age limit as strict as the count changes nothing; the count is never lowered by it", () => {
+      const verdicts = releaseVerdicts({ ...policy, keepReleases: 3, maxAgeMs: 1 }, [a, b]);
+      assert.deepEqual(
+        verdicts.filter((v) => v.keep).map((v) => v.release),
+        ["v4", "v3", "v2", "v0"],
+      );
+    });
+
+    it("does not date a release by a repository being removed (a second prune must agree)", () => {
+      const removing = { ...policy, catalogRepositories: ["dayuhub/a"], pruneRemoved: true };
+      const v2 = releaseVerdicts(removing, [a, b]).find((v) => v.release === "v2");
+      assert.deepEqual(v2, {
+        release: "v2",
+        keep: false,
+        reason: "old-release",
+        builtAt: DAY0 + 60 * DAY_MS,
+      });
     });
   });
 
@@ -347,8 +477,12 @@ describe("retention", () => {
     for (const caps of [{ tagDelete: true }, { tagDelete: false }]) {
       it(`${SEEDS} estates, tag delete ${caps.tagDelete}: every step keeps kept indexes whole; a second plan is empty`, () => {
         let deleted = 0;
+        const reasons = new Map<string, number>();
         for (let seed = 1; seed <= SEEDS; seed++) {
           const { repos, policy } = randomEstate(seed);
+          for (const v of releaseVerdicts(policy, repos))
+            if (policy.maxAgeMs !== undefined)
+              reasons.set(v.reason, (reasons.get(v.reason) ?? 0) + 1);
           const live = clone(repos);
           const plan = retentionPlan(repos, policy, caps);
           plan.steps.forEach((step, i) => {
@@ -366,7 +500,9 @@ describe("retention", () => {
           deleted += plan.steps.length;
           // Everything left is reachable (or, without tag delete, held by a blocked tag's digest).
           for (const repo of live) {
-            const kept = [...keptTags(repo, policy)].filter(([, v]) => v.keep).map(([t]) => t);
+            const kept = [...verdictsOf(repo, live, policy)]
+              .filter(([, v]) => v.keep)
+              .map(([t]) => t);
             const blockedTags = plan.blocked
               .filter((b) => b.repository === repo.repository)
               .map((b) => b.tag);
@@ -376,7 +512,7 @@ describe("retention", () => {
           }
           if (caps.tagDelete)
             for (const repo of live) {
-              const verdicts = keptTags(repo, policy);
+              const verdicts = verdictsOf(repo, live, policy);
               const { attachmentTags } = reachableDigests(
                 repo,
                 [...verdicts].filter(([, v]) => v.keep).map(([t]) => t),
@@ -392,6 +528,8 @@ describe("retention", () => {
           assert.equal(again.reclaimableBytes, 0, `seed ${seed}`);
         }
         assert.ok(deleted > SEEDS, `the estates exercised deletion (${deleted} steps)`);
+        for (const r of ["recent-release", "age-unknown", "old-release"])
+          assert.ok((reasons.get(r) ?? 0) > 0, `the estates exercised the age rule: ${r}`);
       });
     }
   });

@@ -7,6 +7,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import type { AttestationInputs, AttestationState } from "../../components/attestation";
 import type { IndexSignatureInputs, IndexSignatureState } from "../../components/indexSignature";
 import {
@@ -243,6 +244,42 @@ describe("supply-chain components", () => {
       const attestation = regs.find((r) => r.name.endsWith("-attestation"));
       assert.equal(attestation?.inputs.ref, `${REPO}@sha256:${A}`);
       assert.equal(attestation?.inputs.sbomFormat, "spdx-json");
+    });
+
+    it("expose their outputs as Outputs (a class field would reset them to undefined after super())", async () => {
+      reset();
+      await installMocks("dayu-estate", "unit");
+      const { IndexGuard } = await import("../../components/indexGuard");
+      const guard = new IndexGuard("app:v1", {
+        tag: `${REPO}:v1`,
+        sources: [`${REPO}@sha256:${A}`],
+        platforms: ["linux/amd64"],
+        registry: REGISTRY,
+      });
+      const s = new sig.IndexSignature("app:v1-signature", {
+        tag: `${REPO}:v1`,
+        digest: guard.publishedDigest,
+        tools: {},
+        registry: REGISTRY,
+        key: KEY,
+      });
+      const a = new att.Attestation("app/amd64-attestation", {
+        ref: `${REPO}@sha256:${A}`,
+        provenance: attestationInputs().provenance,
+        tools: {},
+        registry: REGISTRY,
+        key: KEY,
+      });
+      await settle(guard, s, a);
+      for (const [name, o] of Object.entries({
+        "IndexGuard.publishedDigest": guard.publishedDigest,
+        "IndexGuard.liveDigest": guard.liveDigest,
+        "IndexSignature.verified": s.verified,
+        "IndexSignature.liveDigest": s.liveDigest,
+        "Attestation.verified": a.verified,
+        "Attestation.sbomDigest": a.sbomDigest,
+      }))
+        assert.ok(pulumi.Output.isInstance(o), `${name} is an Output`);
     });
   });
 });

@@ -185,6 +185,21 @@ describe("supply chain wiring: pure stages", () => {
     assert.deepEqual(policy.neverTouch, ["keep-*"]);
     assert.ok(policy.inUse.includes("dayuhub/a:latest"));
   });
+
+  it("turns retention.maxAge into the policy's age limit; without it there is none", () => {
+    const aged = retentionPolicyFor(
+      plan,
+      { keepReleases: 1, maxAge: "2w", pruneRemoved: false, neverTouch: [] },
+      [],
+    );
+    assert.equal(aged.maxAgeMs, 14 * 24 * 3_600_000);
+    const counted = retentionPolicyFor(
+      plan,
+      { keepReleases: 2, pruneRemoved: false, neverTouch: [] },
+      [],
+    );
+    assert.equal("maxAgeMs" in counted, false);
+  });
 });
 
 describe("supply chain wiring: settings", () => {
@@ -199,7 +214,22 @@ describe("supply chain wiring: settings", () => {
   it("turns the supply chain on except on dev, with its documented defaults", () => {
     const dev = parseStackConfig(base("dev"), "dev");
     assert.deepEqual(dev.supplyChain, { enabled: false, sbomFormat: "spdx-json" });
-    assert.deepEqual(dev.retention, { keepReleases: 2, pruneRemoved: false, neverTouch: [] });
+    assert.deepEqual(dev.retention, {
+      keepReleases: 2,
+      maxAge: undefined,
+      pruneRemoved: false,
+      neverTouch: [],
+    });
+    const aged = parseStackConfig(
+      base("dev", { retention: { keepReleases: 1, maxAge: "90d" } }),
+      "dev",
+    );
+    assert.deepEqual(aged.retention, {
+      keepReleases: 1,
+      maxAge: "90d",
+      pruneRemoved: false,
+      neverTouch: [],
+    });
     assert.deepEqual(dev.vulnerabilityGate, { threshold: "Critical", accept: [] });
     assert.equal(dev.cosignPublicKey, "");
     assert.equal(parseStackConfig(base("prod"), "prod").supplyChain.enabled, true);
@@ -213,7 +243,7 @@ describe("supply chain wiring: settings", () => {
         parseStackConfig(
           base("dev", {
             supplyChain: { sbomFormat: "spdx" },
-            retention: { keepReleases: 0, neverTouch: "v1.*" },
+            retention: { keepReleases: 0, neverTouch: "v1.*", maxAge: "30 days" },
             vulnerabilityGate: { threshold: "Severe" },
           }),
           "dev",
@@ -229,6 +259,10 @@ describe("supply chain wiring: settings", () => {
           /retention\.keepReleases in Pulumi\.dev\.yaml: must be a whole number ≥ 1/,
         );
         assert.match(text, /retention\.neverTouch in Pulumi\.dev\.yaml: must be/);
+        assert.match(
+          text,
+          /retention\.maxAge in Pulumi\.dev\.yaml: must be a whole number of hours, days or weeks/,
+        );
         assert.match(text, /vulnerabilityGate\.threshold in Pulumi\.dev\.yaml: must be Negligible/);
         return true;
       },
