@@ -63,7 +63,10 @@ export function parseEvents(text: string, file: string): EngineEvent[] {
     try {
       events.push(JSON.parse(line) as EngineEvent);
     } catch {
-      problems.at(String(n + 1), "is not a JSON engine event: pass the file of pulumi up --event-log");
+      problems.at(
+        String(n + 1),
+        "is not a JSON engine event: pass the file of pulumi up --event-log",
+      );
     }
   });
   problems.throwIfAny();
@@ -206,7 +209,8 @@ export function classifyUpdate(events: EngineEvent[]): UpReport {
   }
   for (const [, ms] of steps) {
     const op = opOf(ms.map((m) => m.op));
-    const last = ms.find((m) => m.op === "replace" || m.op === "create-replacement") ?? ms[ms.length - 1];
+    const last =
+      ms.find((m) => m.op === "replace" || m.op === "create-replacement") ?? ms[ms.length - 1];
     const row = rowOf(last, op);
     if (!row) continue;
     if (op !== "same") report.changes.push(row);
@@ -328,7 +332,8 @@ export function renderReport(r: UpReport, files: ReportFiles = {}): string {
     const took = r.durationSeconds === undefined ? "" : ` in ${r.durationSeconds}s`;
     out.push(`Resources: ${counts || "none"}${took}.`);
   }
-  if (files.summary) out.push(`Full summary (image → tag → index and per-arch refs): ${files.summary}`);
+  if (files.summary)
+    out.push(`Full summary (image → tag → index and per-arch refs): ${files.summary}`);
   if (files.log) out.push(`Full output of pulumi up (BuildKit logs included): ${files.log}`);
   return `${out.join("\n")}\n`;
 }
