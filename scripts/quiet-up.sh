@@ -29,7 +29,8 @@ fi
 set -e
 
 report=(--events "$out/events.jsonl" --log "$out/up.log")
-if [[ $status -eq 0 ]] && pulumi stack output --stack "$stack" --json summary >"$out/summary.json" 2>/dev/null; then
+if [[ $status -eq 0 ]] && pulumi stack output --stack "$stack" --json summary >"$out/summary.json" 2>/dev/null &&
+  [[ -s "$out/summary.json" ]]; then
   report+=(--summary "$out/summary.json")
 else
   rm -f "$out/summary.json"

@@ -44,13 +44,15 @@ export interface DiagnosticEvent {
 /** One line of `--event-log` (apitype.EngineEvent), the kinds the report reads. */
 export interface EngineEvent {
   sequence?: number;
-  resOutputsEvent?: { metadata: StepMetadata };
+  /** `planning`: a step of the preview that `up` runs first (without --skip-preview). */
+  resOutputsEvent?: { metadata: StepMetadata; planning?: boolean };
   resOpFailedEvent?: { metadata: StepMetadata };
   diagnosticEvent?: DiagnosticEvent;
   summaryEvent?: {
     maybeCorrupt?: boolean;
     durationSeconds?: number;
     resourceChanges?: Record<string, number>;
+    isPreview?: boolean;
   };
 }
 
@@ -184,6 +186,7 @@ export function classifyUpdate(events: EngineEvent[]): UpReport {
   const steps = new Map<string, StepMetadata[]>();
   const failed = new Set<string>();
   const diags = new Map<string, DiagnosticEvent[]>();
+  const progress = new Map<string, string[]>();
   const report: UpReport = {
     changes: [],
     unchanged: { builds: 0, indexes: 0 },
@@ -194,14 +197,17 @@ export function classifyUpdate(events: EngineEvent[]): UpReport {
     finished: false,
   };
   for (const e of events) {
-    const done = e.resOutputsEvent?.metadata;
+    // The preview inside an `up` says what would happen; the update's own steps say what did.
+    const done = e.resOutputsEvent?.planning ? undefined : e.resOutputsEvent?.metadata;
     if (done) steps.set(done.urn, [...(steps.get(done.urn) ?? []), done]);
     const fail = e.resOpFailedEvent?.metadata;
     if (fail) failed.add(fail.urn);
     const d = e.diagnosticEvent;
-    // Ephemeral diagnostics are progress (BuildKit's lines while a build runs): never reported.
-    if (d && !d.ephemeral) diags.set(d.urn ?? "", [...(diags.get(d.urn ?? "") ?? []), d]);
-    if (e.summaryEvent) {
+    // Ephemeral diagnostics are progress (BuildKit's lines while a build runs): reported only for a
+    // resource that fails.
+    if (d?.ephemeral && d.urn) progress.set(d.urn, [...(progress.get(d.urn) ?? []), d.message]);
+    else if (d) diags.set(d.urn ?? "", [...(diags.get(d.urn ?? "") ?? []), d]);
+    if (e.summaryEvent && !e.summaryEvent.isPreview) {
       report.finished = true;
       report.durationSeconds = e.summaryEvent.durationSeconds;
       report.resourceChanges = e.summaryEvent.resourceChanges ?? {};
@@ -228,10 +234,10 @@ export function classifyUpdate(events: EngineEvent[]): UpReport {
     const own = diags.get(urn) ?? [];
     diags.delete(urn);
     const errors = own.filter((d) => d.severity === "error").map((d) => d.message.trim());
-    // The provider re-logs a failing build's whole BuildKit output as one info message.
-    const log = own
-      .filter((d) => d.severity !== "error" && d.severity !== "warning")
-      .flatMap((d) => logLines(d.message));
+    // A failing build's BuildKit log: the provider's progress lines (ephemeral, one per line), or the
+    // whole output it re-logs as one message when the build call itself fails.
+    const kept = own.filter((d) => d.severity === "info" || d.severity === "info#err");
+    const log = [...(progress.get(urn) ?? []), ...kept.map((d) => d.message)].flatMap(logLines);
     const u = parseUrn(urn);
     report.failures.push({
       resource: `${u.type} ${u.name}`,
@@ -336,6 +342,60 @@ export function renderReport(r: UpReport, files: ReportFiles = {}): string {
     out.push(`Full summary (image → tag → index and per-arch refs): ${files.summary}`);
   if (files.log) out.push(`Full output of pulumi up (BuildKit logs included): ${files.log}`);
   return `${out.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Capturing fixtures: a real event log, cut to what the report reads
+
+/** Input and output keys the report reads; the rest of a state (a guard's serialized provider) goes. */
+const KEPT_INPUTS = ["labels", "platforms", "tags", "tag"];
+const KEPT_OUTPUTS = ["digest", "ref"];
+
+const pick = (o: Record<string, unknown> | null | undefined, keys: string[]) =>
+  o ? Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) : o;
+
+const slimState = (st: EventState | null | undefined): EventState | null | undefined =>
+  st && {
+    type: st.type,
+    urn: st.urn,
+    inputs: pick(st.inputs, KEPT_INPUTS),
+    outputs: pick(st.outputs, KEPT_OUTPUTS),
+  };
+
+/**
+ * An event log with only the events the report reads (builds and indexes done, any step failed,
+ * diagnostics but the debug ones, the summary), each state cut to the keys it reads; the progress
+ * lines of a failed resource all kept, of the others at most `ephemeral` (so a test still sees that they
+ * are left out). A cold `up` of the estate logs megabytes; this keeps about a hundred kilobytes.
+ */
+export function compactEvents(text: string, ephemeral = 20): string {
+  let kept = 0;
+  const out: string[] = [];
+  const events = text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EngineEvent & Record<string, unknown>);
+  const failed = new Set(events.map((e) => e.resOpFailedEvent?.metadata.urn).filter(Boolean));
+  for (const e of events) {
+    const d = e.diagnosticEvent;
+    if (d?.severity === "debug") continue;
+    if (d?.ephemeral && !failed.has(d.urn) && kept++ >= ephemeral) continue;
+    const step = e.resOutputsEvent ?? e.resOpFailedEvent;
+    const read = e.resOpFailedEvent || [IMAGE, INDEX].includes(step?.metadata.type ?? "");
+    if ((step && !read) || (!step && !d && !e.summaryEvent)) continue;
+    if (step) {
+      const m = step.metadata;
+      step.metadata = {
+        op: m.op,
+        urn: m.urn,
+        type: m.type,
+        old: slimState(m.old),
+        new: slimState(m.new),
+      };
+    }
+    out.push(JSON.stringify(e));
+  }
+  return out.map((l) => `${l}\n`).join("");
 }
 
 /** Reads `--name value` pairs; `--events` is required. */
