@@ -13,7 +13,8 @@ export PULUMI_BACKEND_URL="file://$_dayu_root/.local/state"
 export PULUMI_SKIP_UPDATE_CHECK=1
 # The CLI's home, with the plugin cache that scripts/toolchain.sh installs the docker-build provider into;
 # plugins are not looked up on PATH (.tools/bin), which the CLI does with a warning at every load.
-export PULUMI_HOME="$_dayu_root/.tools/pulumi"
+# DAYU_PULUMI_HOME names another (a checkout whose .tools it cannot write, e.g. a worktree sharing one).
+export PULUMI_HOME="${DAYU_PULUMI_HOME:-$_dayu_root/.tools/pulumi}"
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 # Every plugin the local stack uses is built by scripts/toolchain.sh; without this the engine tries
 # (and, offline, fails after retries) to download the aws, kubernetes and docker plugins that the
