@@ -21,6 +21,8 @@ const SOURCES = ["index.ts", "config.ts", "components", "estate", "lib"];
 /** Where the transpiled program goes (git-ignored, like the staged contexts beside it). */
 const OUT = ".estate/js";
 const MANIFEST = "sources.json";
+/** Part of every cache key: bump it when what this file writes changes. */
+const FORMAT = "2";
 
 /**
  * Every `.ts` file (not `.d.ts`) of the program, relative to `root`, sorted.
@@ -81,7 +83,7 @@ function ensureCompiled(root, loadTs = () => require("typescript")) {
   const tsVersion = JSON.parse(
     fs.readFileSync(require.resolve("typescript/package.json"), "utf8"),
   ).version;
-  const salt = `${tsVersion}\n${tsconfig}\n`;
+  const salt = `${FORMAT}\n${tsVersion}\n${tsconfig}\n`;
   /** @type {Record<string, string>} */
   const next = {};
   /** @type {string[]} */
@@ -109,12 +111,17 @@ function ensureCompiled(root, loadTs = () => require("typescript")) {
       const target = path.join(out, jsOf(file));
       const r = ts.transpileModule(source, {
         compilerOptions,
-        // Relative to the output, so stack traces name the TypeScript source.
-        fileName: path.relative(path.dirname(target), path.join(root, file)),
+        fileName: file,
         reportDiagnostics: false,
       });
       writeAtomic(target, r.outputText);
-      if (r.sourceMapText) writeAtomic(`${target}.map`, r.sourceMapText);
+      if (r.sourceMapText) {
+        // The map names the source relative to itself, so stack traces and the resources' source
+        // positions point at the TypeScript file where it is (components/x.ts), not beside the output.
+        const map = JSON.parse(r.sourceMapText);
+        map.sources = [path.relative(path.dirname(target), path.join(root, file))];
+        writeAtomic(`${target}.map`, JSON.stringify(map));
+      }
     }
   }
   if (stale.length > 0 || removed.length > 0)

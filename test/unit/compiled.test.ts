@@ -67,6 +67,12 @@ describe("precompiled program (scripts/compiled.js)", () => {
     assert.deepEqual(edited.removed, ["lib/gone.ts"]);
     assert.ok(!fs.existsSync(path.join(dir, ".estate/js/lib/gone.js")));
     assert.match(fs.readFileSync(path.join(dir, ".estate/js/lib/twice.js"), "utf8"), /n \+ n/);
+    // Stack traces and resource source positions name the TypeScript file where it is.
+    const map = JSON.parse(fs.readFileSync(path.join(dir, ".estate/js/lib/twice.js.map"), "utf8"));
+    assert.equal(
+      path.resolve(dir, ".estate/js/lib", map.sources[0]),
+      path.join(dir, "lib/twice.ts"),
+    );
 
     // A compiler option changes every file's output: everything is transpiled again.
     const cfg = path.join(dir, "tsconfig.json");
