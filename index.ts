@@ -3,6 +3,7 @@
  * The decisions live in estate/ (tested without Pulumi) and the reading in config.ts; this file only
  * wires components. A user's mistake stops the program as one block, never a stack trace.
  */
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { asRunError, loadStackConfig } from "./config";
@@ -21,7 +22,7 @@ import { buildFacts } from "./lib/buildProvenance";
 import { stageContexts } from "./estate/stage";
 import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
 
-const projectDir = __dirname;
+const projectDir = projectRoot(__dirname);
 const config = asRunError(() => loadStackConfig(projectDir));
 const {
   settings,
@@ -152,6 +153,17 @@ const estate =
         adoption,
         supplyChain,
       });
+
+/**
+ * The project folder, where Pulumi.yaml is: this file's own folder, or two above it when it runs
+ * transpiled from .estate/js (program.js).
+ */
+function projectRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, "Pulumi.yaml"))) return d;
+    if (path.dirname(d) === d) return dir;
+  }
+}
 
 /**
  * Where promote mode copies from. A digest file is checked against the plan now, before any

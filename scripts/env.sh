@@ -11,6 +11,14 @@ export DOCKER_BUILDKIT=1
 export DAYU_BUILDX="$_dayu_root/.tools/bin/buildx"
 export PULUMI_BACKEND_URL="file://$_dayu_root/.local/state"
 export PULUMI_SKIP_UPDATE_CHECK=1
+# The CLI's home, with the plugin cache that scripts/toolchain.sh installs the docker-build provider into;
+# plugins are not looked up on PATH (.tools/bin), which the CLI does with a warning at every load.
+# DAYU_PULUMI_HOME names another (a checkout whose .tools it cannot write, e.g. a worktree sharing one).
+export PULUMI_HOME="${DAYU_PULUMI_HOME:-$_dayu_root/.tools/pulumi}"
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+if ! compgen -G "$PULUMI_HOME/plugins/resource-docker-build-v*/pulumi-resource-docker-build" >/dev/null; then
+  echo "scripts/env.sh: no docker-build provider in the plugin cache of $PULUMI_HOME: run scripts/toolchain.sh" >&2
+fi
 # Every plugin the local stack uses is built by scripts/toolchain.sh; without this the engine tries
 # (and, offline, fails after retries) to download the aws, kubernetes and docker plugins that the
 # program's package.json names but the local modes never use: about 2.5 s of every run.

@@ -6,7 +6,7 @@
 #   4. this machine's `local` stack in a local file backend (.local/state): the settings of
 #      Pulumi.dev.yaml plus the generated registry password (a secret) and the stand-ins' pins, in
 #      Pulumi.local.yaml, which git ignores (the secret is encrypted with this machine's passphrase);
-#   5. `pulumi up`, then the summary.
+#   5. `pulumi up`, then a table of what changed (the full summary goes to .local/up/summary.json).
 # Idempotent: run it again and it changes nothing. Extra arguments go to `pulumi up`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,6 +57,6 @@ for pin in "${PINS[@]}"; do
 done
 
 log "5/5 pulumi up"
-pulumi up --yes --non-interactive --skip-preview "$@"
-log "summary (image → tag → index and per-arch refs):"
-pulumi stack output summary --json
+# What changed, in one screen; the CLI's full output and the full summary go to files under .local/up
+# (scripts/quiet-up.sh; DAYU_VERBOSE=1 shows the CLI's output as it runs).
+scripts/quiet-up.sh local .local/up --yes --non-interactive --skip-preview "$@"

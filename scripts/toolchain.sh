@@ -183,6 +183,23 @@ GO
   stamp "$name" "$DOCKER_BUILD_VERSION"
 }
 
+# The docker-build provider in the CLI's plugin cache, under the name and version the program asks for:
+# PULUMI_HOME is .tools/pulumi (scripts/env.sh). Found on PATH instead, the CLI uses it with the warning
+# "using pulumi-resource-docker-build from $PATH" at every load (up to five a run); scripts/env.sh sets
+# PULUMI_IGNORE_AMBIENT_PLUGINS so that .tools/bin is not searched. The language host and the dynamic
+# provider launcher are "bundled" plugins, found next to the pulumi binary without that search.
+install_provider_plugin() {
+  local name=docker-build ver="${DOCKER_BUILD_VERSION#v}"
+  local cached="$TOOLS/pulumi/plugins/resource-$name-v$ver/pulumi-resource-$name"
+  if [[ -x "$cached" ]] && cmp -s "$cached" "$BIN/pulumi-resource-$name"; then
+    log "plugin resource $name $ver in the plugin cache"; return
+  fi
+  log "installing plugin resource $name $ver into the plugin cache (.tools/pulumi)"
+  PULUMI_HOME="$TOOLS/pulumi" PULUMI_SKIP_UPDATE_CHECK=1 "$BIN/pulumi" plugin install resource "$name" "$ver" \
+    --file "$BIN/pulumi-resource-$name" --reinstall >/dev/null
+  [[ -x "$cached" ]] || die "pulumi plugin install put no $cached"
+}
+
 build_buildkitd() {
   if have buildkitd "$BUILDKIT_VERSION"; then log "buildkitd $BUILDKIT_VERSION present"; return; fi
   log "building buildkitd $BUILDKIT_VERSION (cold: 5-10 minutes)"
@@ -257,6 +274,7 @@ main() {
   build_langhost
   build_pulumi
   install_dynamic_launcher
+  install_provider_plugin
   build_cosign
   build_syft
   log "done: $(ls "$BIN" | tr '\n' ' ')"

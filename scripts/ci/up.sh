@@ -44,4 +44,12 @@ if [[ "$stack" == dev && "$env" == dev ]]; then
 fi
 use_stack "$stack"
 log "up $stack ($env)${policy:+ with the policy pack}: pulumi up ${flags[*]} $*"
-pulumi up --stack "$TARGET_STACK" "${flags[@]}" "${policy[@]}" "$@"
+# The CLI's full output, the engine's events and the full summary go to $out (scripts/quiet-up.sh); the
+# job log and the job summary get the table of what changed.
+status=0
+scripts/quiet-up.sh "$TARGET_STACK" "$out" "${flags[@]}" "${policy[@]}" "$@" | tee "$out/report.txt" || status=${PIPESTATUS[0]}
+if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+  # shellcheck disable=SC2016 # the backquotes are Markdown
+  printf '### up `%s`\n\n```\n%s\n```\n' "$stack" "$(cat "$out/report.txt")" >>"$GITHUB_STEP_SUMMARY"
+fi
+exit "$status"

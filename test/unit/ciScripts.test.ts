@@ -112,14 +112,42 @@ describe("CI scripts (scripts/ci) with a stand-in pulumi", function () {
     assert.equal(staging.status, 0, staging.out);
     assert.equal(
       staging.calls[0],
-      "up --stack staging --yes --non-interactive --skip-preview --policy-pack policy/analyzer",
+      `up --stack staging --suppress-outputs --event-log ${staging.dir}/out/events.jsonl --yes --non-interactive --skip-preview --policy-pack policy/analyzer`,
     );
     const prod = run("up.sh", ["prod"], { DAYU_RELEASE_TAG: "v1.3" });
     assert.equal(prod.status, 0, prod.out);
     assert.match(
       prod.calls[0],
-      /^up --stack prod --yes --non-interactive --policy-pack policy\/analyzer --policy-pack-config \S+$/,
+      /^up --stack prod --suppress-outputs --event-log \S+ --yes --non-interactive --policy-pack policy\/analyzer --policy-pack-config \S+$/,
     );
+  });
+
+  it("up.sh prints what changed from the event log, the full output and summary in files", () => {
+    const summary = path.join(os.tmpdir(), `dayu-summary-${process.pid}.json`);
+    fs.writeFileSync(summary, '{"backend":{}}\n');
+    const r = run("up.sh", ["staging"], {
+      STUB_EVENTS: path.join(ROOT, "test/fixtures/up/leaf-change.events.jsonl"),
+      STUB_PREVIEW: summary, // what the stand-in prints, here for `pulumi stack output --json summary`
+    });
+    assert.equal(r.status, 0, r.out);
+    assert.equal(r.calls[1], "stack output --stack staging --json summary");
+    assert.match(r.out, /Changed: 1 build\(s\), 1 index tag\(s\)/);
+    assert.match(r.out, /\n {2}backend +amd64 +v1\.3-amd64 +sha256:[0-9a-f]{12} +update\n/);
+    assert.match(r.out, new RegExp(`Full summary .*: ${r.dir}/out/summary\\.json`));
+    assert.equal(fs.readFileSync(path.join(r.dir, "out/summary.json"), "utf8"), '{"backend":{}}\n');
+    assert.ok(fs.existsSync(path.join(r.dir, "out/up.log")));
+    assert.match(fs.readFileSync(path.join(r.dir, "out/report.txt"), "utf8"), /^Changed: /);
+  });
+
+  it("up.sh passes on a failed up's status, with the report and without a summary", () => {
+    const r = run("up.sh", ["staging"], {
+      STUB_EVENTS: path.join(ROOT, "test/fixtures/up/build-fails.events.jsonl"),
+      STUB_EXIT: "255",
+    });
+    assert.equal(r.status, 255, r.out);
+    assert.deepEqual(r.calls.length, 1, "no stack output after a failed up");
+    assert.match(r.out, /FAILED docker-build:index:Image scheduler\/amd64/);
+    assert.ok(!fs.existsSync(path.join(r.dir, "out/summary.json")));
   });
 
   it("up.sh refuses a release tag that is not the stack's release, naming the key; nothing runs", () => {
