@@ -53,6 +53,9 @@ function load(file: string, exportName: string): pulumi.dynamic.ResourceProvider
 }
 
 /** The optional methods of a dynamic provider, forwarded only when the real provider has them. */
+/** Where program.js keeps the transpiled program (`OUT` of scripts/compiled.js; a test holds them equal). */
+export const COMPILED_DIR = ".estate/js";
+
 const METHODS = ["configure", "check", "diff", "create", "read", "update", "delete"] as const;
 
 /**
@@ -66,8 +69,9 @@ export function moduleProvider(file: string, exportName: string): pulumi.dynamic
     .split(path.sep)
     .join("/")
     .replace(/\.js$/, ".ts");
-  // A precompiled run names bin/<module>.js: the stored path is the tracked source's.
-  const source = rel.startsWith("bin/") ? rel.slice("bin/".length) : rel;
+  // A precompiled run (program.js) names <COMPILED_DIR>/<module>.js: the stored path is the tracked
+  // source's, so state does not depend on how the program was started.
+  const source = rel.startsWith(`${COMPILED_DIR}/`) ? rel.slice(COMPILED_DIR.length + 1) : rel;
   const real = require(file)[exportName] as Record<string, unknown> | undefined;
   if (!real) throw new Error(`${file} exports no dynamic provider ${exportName}`);
   const target = () => load(source, exportName);

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { moduleProvider, projectRoot } from "../../components/moduleProvider";
+import { COMPILED_DIR, moduleProvider, projectRoot } from "../../components/moduleProvider";
 
 const ROOT = path.resolve(__dirname, "../..");
 const GUARD = require.resolve("../../components/indexGuardProvider");
@@ -23,6 +23,23 @@ describe("module providers (the provider stored in state)", () => {
   it("finds the project root from a folder inside it", () => {
     assert.equal(projectRoot(path.join(ROOT, "components")), ROOT);
     assert.throws(() => projectRoot(os.tmpdir()), /no Pulumi\.yaml/);
+  });
+
+  it("stores the tracked source's path when the program runs precompiled (program.js)", async function () {
+    this.timeout(120000);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const compiled = require("../../scripts/compiled") as {
+      OUT: string;
+      ensureCompiled: (root: string) => unknown;
+    };
+    assert.equal(COMPILED_DIR, compiled.OUT);
+    compiled.ensureCompiled(ROOT);
+    const js = path.join(ROOT, compiled.OUT, "components/indexGuardProvider.js");
+    assert.ok(fs.existsSync(js), js);
+    assert.equal(
+      await serialized(moduleProvider(js, "indexGuardProvider")),
+      await serialized(moduleProvider(GUARD, "indexGuardProvider")),
+    );
   });
 
   it("serializes IndexGuard's provider small and without this checkout's path", async () => {
