@@ -75,46 +75,82 @@ export function scriptSteps(catalog: Catalog, plan: Plan, registryPath: string):
   for (const img of plan.images) {
     const def = defs.get(img.name);
     if (!def) throw new BenchScriptError([`image "${img.name}": not in the catalog`]);
-    if (def.chain)
-      throw new BenchScriptError([
-        `image "${img.name}": an Atom-style chain; the bench script builds single Dockerfiles only`,
-      ]);
     const context = img.builds[0]?.context;
     if (!context) continue;
     const builderOf = new Map(img.builds.map((b) => [b.platform, b.builder]));
     const refOf = new Map<string, string>();
-    for (const variant of variantsOf(def, catalog)) {
-      const tag = variantTag(img.name, variant);
-      if (tag === undefined) continue;
-      for (const platform of def.platforms) {
-        const settings = resolveSettings(def, variant, platform);
-        const buildArgs: Record<string, string> = { REG: registryPath, ...settings.buildArgs };
-        const base = settings.base;
-        if (base) {
-          const baseRef = baseByTag(base, variant, plan, defs, variantTag);
-          if (baseRef) buildArgs[def.baseArg ?? DEFAULT_BASE_ARG] = baseRef;
+    if (def.chain)
+      steps.push(
+        ...chainSteps(img, def, registryPath, refOf, (b) =>
+          baseByTag(b, DEFAULT_VARIANT, plan, defs, variantTag),
+        ),
+      );
+    else
+      for (const variant of variantsOf(def, catalog)) {
+        const tag = variantTag(img.name, variant);
+        if (tag === undefined) continue;
+        for (const platform of def.platforms) {
+          const settings = resolveSettings(def, variant, platform);
+          const buildArgs: Record<string, string> = { REG: registryPath, ...settings.buildArgs };
+          const base = settings.base;
+          if (base) {
+            const baseRef = baseByTag(base, variant, plan, defs, variantTag);
+            if (baseRef) buildArgs[def.baseArg ?? DEFAULT_BASE_ARG] = baseRef;
+          }
+          const ref = `${img.repository}:${tag}-${archLabel(platform)}`;
+          refOf.set(`${variant} ${platform}`, ref);
+          steps.push({
+            kind: "build",
+            image: img.name,
+            variant,
+            platform,
+            builder: builderOf.get(platform) ?? "",
+            context,
+            dockerfile: path.join(context, settings.dockerfile ?? "Dockerfile"),
+            ref,
+            buildArgs,
+          });
         }
-        const ref = `${img.repository}:${tag}-${archLabel(platform)}`;
-        refOf.set(`${variant} ${platform}`, ref);
-        steps.push({
-          kind: "build",
-          image: img.name,
-          variant,
-          platform,
-          builder: builderOf.get(platform) ?? "",
-          context,
-          dockerfile: path.join(context, settings.dockerfile ?? "Dockerfile"),
-          ref,
-          buildArgs,
-        });
       }
-    }
     for (const index of img.indexes) {
       const sources = index.builds.map((b) => refOf.get(`${index.variant} ${b.platform}`) ?? "");
       steps.push({ kind: "index", image: img.name, ref: index.ref, sources });
     }
   }
   return steps;
+}
+
+/**
+ * An Atom-style chain as a script runs it: each step's Dockerfile in order per platform, the first
+ * step on the declared base by tag, every later step on the previous step's per-arch tag (by tag, as
+ * the script has no digests). Records the final steps' refs in `refOf` for the indexes.
+ */
+function chainSteps(
+  img: Plan["images"][number],
+  def: ImageDef,
+  registryPath: string,
+  refOf: Map<string, string>,
+  declaredBase: (base: NonNullable<ImageDef["base"]>) => string | undefined,
+): ScriptStep[] {
+  const archRefOf = new Map(img.builds.map((b) => [b.id, b.archRef]));
+  return img.builds.map((b) => {
+    const buildArgs: Record<string, string> = { REG: registryPath, ...b.buildArgs };
+    const baseRef =
+      b.base?.kind === "step" ? archRefOf.get(b.base.build) : def.base && declaredBase(def.base);
+    if (baseRef) buildArgs[b.baseArg] = baseRef;
+    if (b.final) for (const v of b.variants) refOf.set(`${v} ${b.platform}`, b.archRef);
+    return {
+      kind: "build",
+      image: img.name,
+      variant: b.variants[0] ?? DEFAULT_VARIANT,
+      platform: b.platform,
+      builder: b.builder,
+      context: b.context,
+      dockerfile: b.dockerfile,
+      ref: b.archRef,
+      buildArgs,
+    };
+  });
 }
 
 /** `default`, then the image's declared variants the catalog knows. */

@@ -62,16 +62,17 @@ describe("bench: the Dayu-style script's build list", () => {
   const steps = scriptSteps(catalog, plan, `${REG}/bench/s`);
   const builds = steps.filter((s) => s.kind === "build");
 
-  it("builds every (image, variant, platform) without dedup: 108 builds, the plan's 56 indexes", () => {
+  it("builds every (image, variant, platform) without dedup: 114 builds, the plan's 57 indexes", () => {
     const counts = stepCounts(steps);
-    assert.equal(counts.builds, 108);
+    // 108 for Dayu's images and variants, plus the atom-stock chain's 3 steps on 2 platforms.
+    assert.equal(counts.builds, 114);
     assert.equal(counts.indexes, allIndexes(plan).length);
-    assert.equal(counts.indexes, 56);
+    assert.equal(counts.indexes, 57);
     // The program builds fewer: the amd64 half of every JetPack variant once.
-    assert.equal(allBuilds(plan).length, 60);
+    assert.equal(allBuilds(plan).length, 66);
     // Every variant's planned build is one script build, plus the duplicates the dedup removed.
     const expanded = allBuilds(plan).reduce((n, b) => n + b.variants.length, 0);
-    assert.equal(expanded, 108);
+    assert.equal(expanded, 114);
   });
 
   it("builds car-detection's amd64 once per variant, each with the variant's TAG and REG", () => {
@@ -159,13 +160,14 @@ describe("bench: the Dayu-style script's build list", () => {
     );
   });
 
-  it("refuses an Atom-style chain (the script builds single Dockerfiles)", () => {
+  it("builds an Atom-style chain step by step, each step on the previous one's per-arch tag", () => {
     const chainCatalog = parseCatalog(
       "namespace: t\nimages:\n  - { name: atom, context: ctx, chain: stock, platforms: [linux/amd64], tags: [v1] }\n",
       "c.yaml",
     );
     const files = memoryFiles({
       "/p/ctx/stock/10-Dockerfile-base": "FROM scratch\nCOPY a /\n",
+      "/p/ctx/stock/20-Dockerfile-top": "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY a /b\n",
       "/p/ctx/a": "x",
     });
     const chainPlan = planEstate(chainCatalog, {
@@ -175,7 +177,16 @@ describe("bench: the Dayu-style script's build list", () => {
       builders: BUILDERS,
       files,
     });
-    assert.throws(() => scriptSteps(chainCatalog, chainPlan, REG), /Atom-style chain/);
+    const steps = scriptSteps(chainCatalog, chainPlan, REG);
+    const builds = steps.filter((s) => s.kind === "build");
+    assert.deepEqual(
+      builds.map((b) => path.basename(b.dockerfile)),
+      ["10-Dockerfile-base", "20-Dockerfile-top"],
+    );
+    assert.equal(builds[0].buildArgs.BASE_IMAGE, undefined);
+    assert.equal(builds[1].buildArgs.BASE_IMAGE, builds[0].ref);
+    const index = steps.find((s) => s.kind === "index");
+    assert.deepEqual(index?.kind === "index" && index.sources, [builds[1].ref]);
   });
 
   it("names what a change touches: a leaf only itself, dayubase everything built on it", () => {
