@@ -10,9 +10,12 @@
  *   3. the registry stopped in the middle of an `up` and started again;
  *   4. a builder killed mid-build;
  *   5. the registry's disk full: its storage copied onto a tmpfs with 1 MiB to spare and an 8 MiB
- *      layer no run pushed before: the `up` fails naming the registry, no tag moves, every published
- *      reference is whole down to its blobs, only the app's builds stay pending; the tmpfs is grown
- *      under the running registry and the next `up` converges; the storage then goes back to disk.
+ *      layer no run pushed before: the pre-flight's 64 KiB test upload fits, the push does not, the
+ *      `up` fails naming the registry and the repository; with the disk full to the last byte the
+ *      next `up` is refused by the pre-flight quoting "no space left on device", before any build.
+ *      Each time no tag moves and every published reference is whole down to its blobs; the tmpfs
+ *      is grown under the running registry, only the app's builds are pending, the next `up`
+ *      converges; the storage then goes back to disk.
  * Not here: a rotated password with `pulumi refresh` (see issue 12's note).
  * A tiny estate of its own (a mirror, a base and an app, each for amd64 and arm64) on stacks `faults`
  * and `faults-proxy` in their own file backend (.local/faults), so a fault never touches the dev or
@@ -582,22 +585,45 @@ describe("runtime faults on the local estate", function () {
         `RUN echo ${nonce} > /nonce && head -c 8388608 /dev/urandom > /big`,
       );
       const run = await pulumi(["up", "--yes", "--skip-preview"]);
-      times.diskFull = run.seconds;
+      times.diskFullMidPush = run.seconds;
       const text = run.stdout + run.stderr;
       assert.notEqual(run.code, 0, "the up fails");
-      assert.match(text, new RegExp(escape(registryAddress())), "the error names the registry");
+      assert.match(text, BUILD_STARTED, "the pre-flight's test upload fitted: the builds ran");
+      assert.match(
+        text,
+        new RegExp(`error: .*${escape(registryAddress())}/faults/app`),
+        "the error names the registry and the repository",
+      );
       assert.deepEqual(await servedRefs(client, plan), before, "no tag moved");
       await assertNoDanglingIndex(client, plan);
       await assertWhole(client, plan);
-      // Only the app's builds are left to do: what had finished (mirror, base) is kept.
+
+      // The disk now full to the last byte (as the failed upload left it, made certain): the next
+      // up is refused by the pre-flight's test upload, quoting the registry, before any build.
+      resizeTmpfs(REG_DATA, usedKiB(REG_DATA));
+      const full = await pulumi(["up", "--yes", "--skip-preview"]);
+      times.diskFullPreflight = full.seconds;
+      const fullText = full.stdout + full.stderr;
+      assert.notEqual(full.code, 0, "the up fails");
+      assert.match(fullText, /pre-flight failed, nothing was built/);
+      assert.match(
+        fullText,
+        new RegExp(
+          `dayu-estate:registry\\.address in Pulumi\\.faults\\.yaml: registry ${escape(registryAddress())} could not store a test upload`,
+        ),
+      );
+      assert.match(fullText, /no space left on device/);
+      assert.doesNotMatch(fullText, BUILD_STARTED);
+      assert.deepEqual(await servedRefs(client, plan), before, "no tag moved");
+
+      // Space is freed under the running registry: only the app's builds are left to do (what had
+      // finished, the mirror and the base, is kept), and the next up converges.
+      resizeTmpfs(REG_DATA, usedKiB(REG_DATA) + 128 * 1024);
       const pending = await pendingBuilds();
       assert.ok(
         pending.length > 0 && pending.every((n) => n.startsWith("app")),
         `only the app's builds are pending: ${pending.join(", ")}`,
       );
-
-      // Space is freed under the running registry; the next up converges.
-      resizeTmpfs(REG_DATA, usedKiB(REG_DATA) + 128 * 1024);
       const next = ok(await pulumi(["up", "--yes", "--skip-preview"]), "the next up, space freed");
       times.afterDiskFreed = next.seconds;
       ok(await pulumi(["preview", "--expect-no-changes"]), "converged");
