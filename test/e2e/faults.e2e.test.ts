@@ -217,6 +217,13 @@ function appendToDockerfile(name: string, line: string): void {
   fs.appendFileSync(path.join(CATALOG_DIR, name, "Dockerfile"), `${line}\n`);
 }
 
+/** `registry/repository` of the tiny estate's app, as the plan of stack `faults` names it. */
+function appRepository(): string {
+  const app = flatPlan(planForStack(STACK)).builds.find((b) => b.image === "app");
+  assert.ok(app, "the app is planned");
+  return app.repository;
+}
+
 /** image:tag → index digest as the registry serves it now. */
 async function liveIndexes(client: RegistryClient, plan: Plan): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -457,7 +464,9 @@ describe("runtime faults on the local estate", function () {
     ok(await pulumi(["preview", "--expect-no-changes"], PROXY_STACK), "converged");
   });
 
-  it("2b. 5xx or resets for good (proxy): the up fails before any build, naming the registry and its key", async () => {
+  it("2b. 5xx or resets for good (proxy): the up fails before any build, naming the registry and its key", async function () {
+    // Up to five CLI runs of at most STEP_MS each: the step is bounded by them, not by the suite.
+    this.timeout(6 * STEP_MS);
     const p = await proxyStack();
     appendToDockerfile("app", "RUN echo proxy > /proxy");
     const before = await servedRefs(client, proxyPlan);
@@ -554,7 +563,9 @@ describe("runtime faults on the local estate", function () {
     ok(await pulumi(["preview", "--expect-no-changes"]), "converged");
   });
 
-  it("5. the registry's disk full: the up fails naming it, nothing published half, the next up after space is freed converges", async () => {
+  it("5. the registry's disk full: the up fails naming it, nothing published half, the next up after space is freed converges", async function () {
+    // Up to five CLI runs of at most STEP_MS each: the step is bounded by them, not by the suite.
+    this.timeout(6 * STEP_MS);
     assert.ok(!isMountPoint(REG_DATA), `${REG_DATA} is still a mount point: a run crashed there`);
     const real = `${REG_DATA}.real`;
     assert.ok(!fs.existsSync(real), `${real} exists: a run crashed there; move it back by hand`);
@@ -591,7 +602,7 @@ describe("runtime faults on the local estate", function () {
       assert.match(text, BUILD_STARTED, "the pre-flight's test upload fitted: the builds ran");
       assert.match(
         text,
-        new RegExp(`error: .*${escape(registryAddress())}/faults/app`),
+        new RegExp(`error: .*failed to push ${escape(appRepository())}:`),
         "the error names the registry and the repository",
       );
       assert.deepEqual(await servedRefs(client, plan), before, "no tag moved");
