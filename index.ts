@@ -20,7 +20,7 @@ import { promotedMirrors, replaceExistingProblems, resolvePromotion } from "./es
 import { ConfigError, PromoteSettings } from "./estate/settings";
 import { buildFacts } from "./lib/buildProvenance";
 import { stageContexts } from "./estate/stage";
-import { PreflightError, checkBuilders, checkRegistry } from "./lib/preflight";
+import { PreflightError, checkBuilders, checkRegistry, probeRepository } from "./lib/preflight";
 
 const projectDir = projectRoot(__dirname);
 const config = asRunError(() => loadStackConfig(projectDir));
@@ -74,8 +74,9 @@ const builders = (promote ? [] : settings.builders).map((b) => {
 });
 
 // Every build's credentials pass through the pre-flight checks, so no build starts (and nothing is
-// pushed) when the registry or a builder is down or misdeclared. The checks wait for the builders'
-// buildx entries, which the docker-host and kubernetes builder modes create.
+// pushed) when the registry or a builder is down or misdeclared, or the registry cannot store a
+// test upload (its storage full or read-only). The checks wait for the builders' buildx entries,
+// which the docker-host and kubernetes builder modes create.
 const sourceRegistry =
   promote &&
   secretCredentials(
@@ -88,7 +89,14 @@ const credentials = settings.preflight
       .all([registry.credentials, pulumi.all(builders.map((b) => b.ready)), sourceRegistry])
       .apply(async ([c, , source]) => {
         const checks = [
-          checkRegistry({ ...c, ca: files.registryCa, insecure: reg.insecure }, where),
+          checkRegistry(
+            { ...c, ca: files.registryCa, insecure: reg.insecure },
+            where,
+            probeRepository(flat.registry, [
+              ...flat.builds.map((b) => b.repository),
+              ...flat.mirrors.map((m) => m.repository),
+            ]),
+          ),
           // Promote mode: the source registry instead of the builders.
           source && promote
             ? checkRegistry(

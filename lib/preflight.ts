@@ -105,15 +105,37 @@ export async function checkBuilders(
 /**
  * `GET /v2/` with the credentials: fails fast on a down registry or wrong credentials. With `where`,
  * the problem names the stack key to fix: `registryPassword` when the registry refused the
- * credentials, `registry.address` when it did not answer.
+ * credentials, `registry.address` when it did not answer. With `probeRepository` (a repository the
+ * estate pushes to, without the registry address), then a test upload there, cancelled
+ * ({@link RegistryClient.probeUpload}): a registry whose storage is full or read-only is refused
+ * before any build time is spent, quoting the registry's answer, under `registry.address`.
  */
-export async function checkRegistry(auth: RegistryAuth, where?: KeyFormatter): Promise<void> {
+export async function checkRegistry(
+  auth: RegistryAuth,
+  where?: KeyFormatter,
+  probeRepository?: string,
+): Promise<void> {
   const { problems, at } = collector(where);
+  const client = new RegistryClient({ ...auth, timeoutMs: auth.timeoutMs ?? 10000 });
   try {
-    await new RegistryClient({ ...auth, timeoutMs: auth.timeoutMs ?? 10000 }).ping();
+    await client.ping();
+    if (probeRepository !== undefined) await client.probeUpload(probeRepository);
   } catch (err) {
     const refused = err instanceof RegistryError && err.status === 401;
     at(refused ? "registryPassword" : "registry.address", (err as Error).message);
   }
   problems.throwIfAny(PreflightError);
+}
+
+/**
+ * The repository the pre-flight's test upload goes to: the first one the plan pushes to (a build's,
+ * else a mirror's), without the registry address; undefined when the plan pushes nothing.
+ */
+export function probeRepository(
+  address: string,
+  repositories: readonly string[],
+): string | undefined {
+  const first = repositories[0];
+  if (first === undefined) return undefined;
+  return first.startsWith(`${address}/`) ? first.slice(address.length + 1) : first;
 }

@@ -56,6 +56,34 @@ export function backoffMs(
   return Math.round(exp * (0.8 + 0.2 * random()));
 }
 
+/** Bytes the pre-flight's test upload writes ({@link RegistryClient.probeUpload}). */
+export const PROBE_BYTES = 64 * 1024;
+
+/**
+ * The registry's own words in an error answer: `code: message: detail` of each entry of the
+ * distribution error body (distribution puts the storage error, e.g. "no space left on device", in
+ * `detail`), else the start of the body.
+ */
+export function registryErrorText(body: Buffer): string {
+  try {
+    const json = JSON.parse(body.toString()) as {
+      errors?: { code?: string; message?: string; detail?: unknown }[];
+    };
+    if (Array.isArray(json.errors) && json.errors.length > 0) {
+      return json.errors
+        .map((e) =>
+          [e.code, e.message, typeof e.detail === "string" ? e.detail : JSON.stringify(e.detail)]
+            .filter((x) => x !== undefined && x !== "")
+            .join(": "),
+        )
+        .join("; ");
+    }
+  } catch {
+    // not JSON: the raw start below
+  }
+  return body.toString().slice(0, 300).trim();
+}
+
 export interface Platform {
   os: string;
   architecture: string;
@@ -256,6 +284,80 @@ export class RegistryClient {
       `registry ${this.auth.address} answered ${res.status} to GET /v2/`,
       res.status,
     );
+  }
+
+  /**
+   * Checks that the registry can store a blob in `repository` now: starts an upload, writes
+   * `bytes` bytes into it and cancels it: never committed, so no blob, tag or manifest comes of it
+   * (distribution keeps a few bytes of each cancelled upload until its upload purging runs). A full or read-only storage answers 5xx, and this throws a
+   * {@link RegistryError} with that status, naming the registry and quoting its answer (distribution:
+   * "no space left on device"). A registry that cannot take the test here (4xx: an unknown
+   * repository, a registry without chunked uploads) passes: the pushes will say more. A whole test
+   * that failed with a connection error or a 5xx is retried from its start with backoff, as
+   * {@link RegistryClient.call} does (a chunk cannot be sent again into the same upload).
+   */
+  async probeUpload(repository: string, bytes = PROBE_BYTES): Promise<void> {
+    const retries = this.auth.retries ?? DEFAULT_RETRIES;
+    const base = this.auth.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.probeOnce(repository, bytes);
+      } catch (err) {
+        const retryable =
+          err instanceof RegistryError &&
+          (err.status === undefined || RETRYABLE_STATUS.includes(err.status));
+        if (!retryable || attempt >= retries) {
+          if (err instanceof RegistryError && err.status === undefined) {
+            const tries = retries + 1;
+            throw new RegistryError(
+              `${err.message} (gave up after ${tries} attempt${tries === 1 ? "" : "s"})`,
+            );
+          }
+          throw err;
+        }
+      }
+      await new Promise((r) => setTimeout(r, backoffMs(attempt, base)));
+    }
+  }
+
+  private async probeOnce(repository: string, bytes: number): Promise<void> {
+    const what = `registry ${this.auth.address} could not store a test upload of ${Math.round(bytes / 1024)} KiB in ${repository}`;
+    const failed = (step: string, res: Response) =>
+      new RegistryError(
+        `${what}: ${step} answered ${res.status}: ${registryErrorText(res.body)}`,
+        res.status,
+      );
+    const start = await this.callOnce("POST", `/v2/${repository}/blobs/uploads/`, {
+      "content-length": "0",
+    });
+    if (start.status >= 500) throw failed("starting the upload", start);
+    let upload = this.uploadPath(start.headers.location);
+    if (start.status !== 202 || upload === undefined) return;
+    try {
+      const res = await this.callOnce(
+        "PATCH",
+        upload,
+        { "content-type": "application/octet-stream", "content-length": String(bytes) },
+        Buffer.alloc(bytes),
+      );
+      if (res.status >= 500) throw failed("writing the upload", res);
+      // The upload's state moved on: the cancel goes to where the registry says it now is.
+      upload = this.uploadPath(res.headers.location) ?? upload;
+    } finally {
+      // Cancelled, never committed. A cancel that fails leaves an upload the registry purges itself.
+      await this.callOnce("DELETE", upload, {}).catch(() => undefined);
+    }
+  }
+
+  /**
+   * An upload `Location` as a path on this registry, or undefined when there is none or it points at
+   * another host (a storage front: not this registry's to test).
+   */
+  private uploadPath(location: string | string[] | undefined): string | undefined {
+    if (typeof location !== "string" || location === "") return undefined;
+    const scheme = this.auth.insecure ? "http" : "https";
+    const at = new URL(location, `${scheme}://${this.auth.address}`);
+    return at.host === this.auth.address ? `${at.pathname}${at.search}` : undefined;
   }
 
   /** GETs a manifest or index by tag or digest; the digest is recomputed from the body. */

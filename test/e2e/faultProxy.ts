@@ -41,6 +41,10 @@ export class FaultProxy {
   /** Requests seen, and requests failed on purpose. */
   requests = 0;
   injected = 0;
+  /** When each fault of the current plan was injected (ms since the epoch): the clients' backoff. */
+  injectedAt: number[] = [];
+  /** Requests seen per User-Agent ("" for none), since the proxy started: who went through it. */
+  readonly agents = new Map<string, number>();
   private candidates = 0;
   private readonly server: http.Server;
 
@@ -69,6 +73,7 @@ export class FaultProxy {
     this.plan = plan;
     this.candidates = 0;
     this.injected = 0;
+    this.injectedAt = [];
   }
 
   private shouldFail(req: http.IncomingMessage): boolean {
@@ -83,8 +88,11 @@ export class FaultProxy {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.requests++;
+    const agent = req.headers["user-agent"] ?? "";
+    this.agents.set(agent, (this.agents.get(agent) ?? 0) + 1);
     if (this.shouldFail(req)) {
       this.injected++;
+      this.injectedAt.push(Date.now());
       if (this.plan.mode === "reset") {
         req.socket.destroy();
         return;

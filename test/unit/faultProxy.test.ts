@@ -62,6 +62,20 @@ describe("fault-injecting proxy", () => {
     assert.equal(proxy.injected, 3, "one call and two retries");
   });
 
+  it("the retries of one call back off: each wait at least the last one's double, less jitter", async () => {
+    proxy.set({ mode: "status", status: 503 });
+    const slow = new RegistryClient({ address, insecure: true, retries: 3, retryBaseMs: 50 });
+    await assert.rejects(slow.resolve("ns/app", "v1"), /HTTP 503/);
+    const at = proxy.injectedAt;
+    assert.equal(at.length, 4, "one call and three retries");
+    const gaps = at.slice(1).map((t, i) => t - at[i]);
+    // backoffMs: 50, 100, 200 ms, each less up to 20% jitter.
+    gaps.forEach((g, i) =>
+      assert.ok(g >= 40 * 2 ** i, `wait ${i} was ${g} ms: ${gaps.join(", ")}`),
+    );
+    proxy.set({ mode: "none" });
+  });
+
   it("connections reset for good: the error names the registry and the attempts", async () => {
     proxy.set({ mode: "reset" });
     await assert.rejects(client(2).resolve("ns/app", "v1"), (err: Error) => {
@@ -106,5 +120,8 @@ describe("fault-injecting proxy", () => {
     proxy.set({ mode: "status", status: 503, userAgent: /^$/ });
     await assert.rejects(client(0).resolve("ns/app", "v1"), /HTTP 503/);
     proxy.set({ mode: "none" });
+    // It counts who went through it: here only the program's client, which sends no User-Agent.
+    assert.deepEqual([...proxy.agents.keys()], [""]);
+    assert.equal(proxy.agents.get(""), proxy.requests);
   });
 });

@@ -4,12 +4,22 @@
  */
 import { strict as assert } from "assert";
 import { readBackIndex } from "../../lib/indexCheck";
-import { checkBuilders, checkRegistry, parseBuildxInspect, Runner } from "../../lib/preflight";
+import { stackKey } from "../../estate/problems";
+import {
+  PreflightError,
+  checkBuilders,
+  checkRegistry,
+  parseBuildxInspect,
+  probeRepository,
+  Runner,
+} from "../../lib/preflight";
 import {
   backoffMs,
   MAX_BACKOFF_MS,
+  PROBE_BYTES,
   RegistryClient,
   RegistryError,
+  registryErrorText,
   splitRef,
 } from "../../lib/registry";
 import { DOCKER_MANIFEST, FakeRegistry, OCI_INDEX } from "./helpers/fakeRegistry";
@@ -39,6 +49,7 @@ describe("registry client, read-back and pre-flight (fake registry on loopback)"
   afterEach(() => {
     reg.unhealthy = false;
     reg.faults = 0;
+    reg.full = false;
   });
 
   it("retries a registry that answers 503 for a while, with backoff, and then succeeds", async () => {
@@ -112,6 +123,86 @@ describe("registry client, read-back and pre-flight (fake registry on loopback)"
         `pre-flight failed, nothing was built: registry ${address} refused the credentials of user "u"`,
       ),
     );
+  });
+
+  describe("pre-flight test upload (the registry can store a blob now)", () => {
+    const auth = () => ({
+      address,
+      username: "u",
+      password: "p",
+      insecure: true,
+      retryBaseMs: 1,
+    });
+    const where = stackKey("dayu-estate", "faults");
+
+    it("passes on a registry with room: one upload started, written and cancelled", async () => {
+      const started = reg.uploadsStarted;
+      const from = reg.log.length;
+      await checkRegistry(auth(), where, "ns/app");
+      assert.equal(reg.uploadsStarted - started, 1);
+      assert.deepEqual(
+        reg.log.slice(from).map((l) => l.split(" ")[0]),
+        ["GET", "POST", "PATCH", "DELETE"],
+      );
+      assert.equal(reg.uploads.size, 0, "nothing is left behind");
+    });
+
+    it("a full storage is refused before any build, under registry.address, quoting the registry", async () => {
+      for (const full of ["start", "write"] as const) {
+        reg.full = full;
+        const started = reg.uploadsStarted;
+        await assert.rejects(checkRegistry(auth(), where, "ns/app"), (err: Error) => {
+          assert.ok(err instanceof PreflightError, String(err));
+          assert.match(
+            err.message,
+            new RegExp(
+              `^pre-flight failed, nothing was built: dayu-estate:registry\\.address in Pulumi\\.faults\\.yaml: registry ${address.replace(/\./g, "\\.")} could not store a test upload of 64 KiB in ns/app: (starting|writing) the upload answered 500: UNKNOWN: unknown error: filesystem: write .*: no space left on device$`,
+            ),
+          );
+          return true;
+        });
+        // 500 is retryable: the whole test, a fresh upload each time (never a second chunk into a
+        // failed one), one try and three retries; every started upload cancelled.
+        assert.equal(reg.uploadsStarted - started, full === "start" ? 0 : 4, full);
+        assert.equal(reg.uploads.size, 0, `${full}: nothing is left behind`);
+      }
+    });
+
+    it("retries a whole test through passing 503s and resets, then passes", async () => {
+      reg.faultMode = "503";
+      reg.faults = 2;
+      await checkRegistry(auth(), where, "ns/app");
+      reg.faultMode = "reset";
+      reg.faults = 2;
+      await checkRegistry(auth(), where, "ns/app");
+      assert.equal(reg.uploads.size, 0);
+    });
+
+    it("a registry that cannot take the test (unknown repository, 404) passes: the pushes say more", async () => {
+      await checkRegistry(auth(), where, "new/repository");
+      await new RegistryClient(auth()).probeUpload("new/repository", PROBE_BYTES);
+    });
+
+    it("the repository tested is the plan's first, without the registry address", () => {
+      assert.equal(probeRepository("r:5000", ["r:5000/ns/base", "r:5000/ns/app"]), "ns/base");
+      assert.equal(probeRepository("r:5000", ["other/ns/app"]), "other/ns/app");
+      assert.equal(probeRepository("r:5000", []), undefined);
+    });
+
+    it("quotes the registry's own words from an error body", () => {
+      const body = (o: unknown) => Buffer.from(JSON.stringify(o));
+      assert.equal(
+        registryErrorText(
+          body({ errors: [{ code: "UNKNOWN", message: "unknown error", detail: "disk full" }] }),
+        ),
+        "UNKNOWN: unknown error: disk full",
+      );
+      assert.equal(
+        registryErrorText(body({ errors: [{ code: "DENIED", message: "no", detail: { a: 1 } }] })),
+        'DENIED: no: {"a":1}',
+      );
+      assert.equal(registryErrorText(Buffer.from("  plain text ")), "plain text");
+    });
   });
 
   it("pre-flight: a registry that is down fails fast, naming it", async () => {

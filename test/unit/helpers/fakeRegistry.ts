@@ -1,7 +1,8 @@
 /**
  * A tiny in-memory registry on 127.0.0.1 (plain HTTP) for client tests: basic auth, manifests by tag
  * or digest with content negotiation like distribution's (a list asked for with only the plain
- * manifest type answers with its amd64 child), blobs, a switch to answer 503, and a count of
+ * manifest type answers with its amd64 child), blobs, blob uploads (start, write, cancel: what the
+ * pre-flight's test upload does), a switch to answer 503, one for a full storage, and a count of
  * requests to fail (503 or a reset connection) for retry tests.
  */
 import { createHash } from "crypto";
@@ -19,6 +20,17 @@ export class FakeRegistry {
   readonly tags = new Map<string, string>(); // "repo:tag" → digest
   readonly blobs = new Map<string, Buffer>(); // digest
   unhealthy = false;
+  /**
+   * Storage full: starting or writing an upload answers 500 with distribution's body for ENOSPC.
+   * `"write"`: uploads start, their data does not fit.
+   */
+  full: false | "start" | "write" = false;
+  /** Uploads started and not yet cancelled or committed, by id → bytes received. */
+  readonly uploads = new Map<string, number>();
+  /** Every upload started. */
+  uploadsStarted = 0;
+  /** Requests answered, as `METHOD path` without the query. */
+  readonly log: string[] = [];
   /** The next `faults` requests fail: with a 503 answer, or by resetting the connection. */
   faults = 0;
   faultMode: "503" | "reset" = "503";
@@ -105,7 +117,10 @@ export class FakeRegistry {
         return this.send(res, 401, '{"errors":[{"code":"UNAUTHORIZED"}]}');
       }
       const url = req.url ?? "";
+      this.log.push(`${req.method ?? ""} ${url.split("?")[0]}`);
       if (url === "/v2/") return this.send(res, 200, "{}");
+      const upload = /^\/v2\/(.+)\/blobs\/uploads\/([^/?]*)(\?.*)?$/.exec(url);
+      if (upload) return this.handleUpload(req, res, upload[1], upload[2], Buffer.concat(chunks));
       let m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url);
       if (m) {
         const [, repo, ref] = m;
@@ -143,6 +158,58 @@ export class FakeRegistry {
       }
       this.send(res, 404, "");
     });
+  }
+
+  /** Distribution's upload API, as far as a test upload goes: start, write, cancel. */
+  private handleUpload(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    repo: string,
+    id: string,
+    body: Buffer,
+  ): void {
+    const enospc = (file: string) =>
+      this.send(
+        res,
+        500,
+        JSON.stringify({
+          errors: [
+            {
+              code: "UNKNOWN",
+              message: "unknown error",
+              detail: `filesystem: write /data/docker/registry/v2/repositories/${repo}/_uploads/${file}: no space left on device`,
+            },
+          ],
+        }),
+      );
+    if (!repo.startsWith("ns/")) return this.send(res, 404, '{"errors":[{"code":"NAME_UNKNOWN"}]}');
+    // Like distribution, every step names the upload's current state (`_state`, which moves on
+    // with each write); a stale one is refused with 416.
+    const state = /[?&]_state=([^&]*)/.exec(req.url ?? "")?.[1];
+    const located = (bytes: number) =>
+      res.setHeader("location", `/v2/${repo}/blobs/uploads/${id}?_state=s${bytes}`);
+    if (req.method === "POST" && id === "") {
+      if (this.full === "start") return enospc("x/startedat");
+      id = `u${++this.uploadsStarted}`;
+      this.uploads.set(id, 0);
+      located(0);
+      return this.send(res, 202, "");
+    }
+    const bytes = this.uploads.get(id);
+    if (bytes === undefined)
+      return this.send(res, 404, '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]}');
+    if (state !== `s${bytes}`) return this.send(res, 416, '{"errors":[{"code":"RANGE_INVALID"}]}');
+    if (req.method === "PATCH") {
+      if (this.full) return enospc(`${id}/data`);
+      this.uploads.set(id, bytes + body.length);
+      located(bytes + body.length);
+      return this.send(res, 202, "");
+    }
+    if (req.method === "DELETE") {
+      this.uploads.delete(id);
+      return this.send(res, 204, "");
+    }
+    this.send(res, 405, "");
   }
 
   private send(res: http.ServerResponse, status: number, body: string | Buffer): void {
