@@ -30,7 +30,7 @@ import {
   ok,
   registryClient,
   requirePrerequisites,
-} from "../e2e/harness";
+} from "./harness";
 
 const STACK = "e2e-sc";
 const WORK = path.join(ROOT, ".local/e2e-sc");
