@@ -11,6 +11,7 @@
  * Policy results come from the `--event-log` of the same run: `pulumi preview --json` leaves policy
  * events out of its digest (the CLI's ShowPreviewDigest skips them), the engine's event log keeps them.
  */
+import { flagPairs } from "./flags";
 import * as fs from "fs";
 import { EstateInputError, Problems } from "../estate/problems";
 
@@ -549,19 +550,7 @@ export function policyEventsOnly(eventLog: string): string {
 
 /** Reads `--name value` pairs; a missing required one is a problem naming the flag. */
 export function parseArgs(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  const problems = new Problems((key) => `--${key}`);
-  for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i];
-    if (!flag.startsWith("--") || argv[i + 1] === undefined) {
-      problems.add(`${flag}: expected --flag value pairs`);
-      continue;
-    }
-    out[flag.slice(2)] = argv[i + 1];
-  }
-  for (const key of ["stack", "preview"]) if (!out[key]) problems.at(key, "is required");
-  problems.throwIfAny();
-  return out;
+  return flagPairs(argv, ["stack", "preview"]);
 }
 
 function main(argv: string[]): void {

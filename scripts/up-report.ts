@@ -11,6 +11,7 @@
  * Stages, as in scripts/preview-comment.ts: parse → classify → render, pure and tested on real
  * captured event logs (test/fixtures/up/, test/unit/upReport.test.ts).
  */
+import { flagPairs } from "./flags";
 import * as fs from "fs";
 import { EstateInputError, Problems } from "../estate/problems";
 import { UNKNOWN, digestOf, parseUrn } from "./preview-comment";
@@ -400,19 +401,7 @@ export function compactEvents(text: string, ephemeral = 20): string {
 
 /** Reads `--name value` pairs; `--events` is required. */
 export function parseArgs(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  const problems = new Problems((key) => `--${key}`);
-  for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i];
-    if (!flag.startsWith("--") || argv[i + 1] === undefined) {
-      problems.add(`${flag}: expected --flag value pairs`);
-      continue;
-    }
-    out[flag.slice(2)] = argv[i + 1];
-  }
-  if (!out.events) problems.at("events", "is required");
-  problems.throwIfAny();
-  return out;
+  return flagPairs(argv, ["events"]);
 }
 
 function main(argv: string[]): void {
