@@ -24,7 +24,7 @@
  * starts the registry and the arm64 builder itself and leaves all of them running.
  */
 import { strict as assert } from "assert";
-import { execFile, execFileSync, spawn } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify as toYaml } from "yaml";
@@ -36,6 +36,7 @@ import {
   ROOT,
   TOOLS,
   type Run,
+  runPulumi,
   credentials,
   localRegistry,
   devConfig,
@@ -65,41 +66,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Runs the Pulumi CLI on one of this file's stacks, within {@link STEP_MS}. */
 function pulumi(args: string[], stack = STACK, input?: string): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = execFile(
-      path.join(TOOLS, "pulumi"),
-      [...args, "--stack", stack, "--non-interactive"],
-      {
-        cwd: ROOT,
-        env: { ...env(), PULUMI_BACKEND_URL: `file://${WORK}/state`, PULUMI_STACK: stack },
-        maxBuffer: 256 << 20,
-        timeout: STEP_MS,
-      },
-      (err, stdout, stderr) => {
-        const run = {
-          code: err ? ((err as { code?: number }).code ?? 1) : 0,
-          stdout,
-          stderr,
-          seconds: (Date.now() - started) / 1000,
-        };
-        // A CLI killed at the time limit leaves its stack locked in this test's own backend: the
-        // lock goes with it, so the next step is not refused for it.
-        if ((err as { killed?: boolean } | null)?.killed) {
-          const locks = path.join(WORK, "state/.pulumi/locks/organization/dayu-estate", stack);
-          fs.rmSync(locks, { recursive: true, force: true });
-        }
-        const log = path.join(WORK, "logs", `${String(Date.now())}-${stack}-${args[0]}.log`);
-        fs.mkdirSync(path.dirname(log), { recursive: true });
-        fs.writeFileSync(
-          log,
-          `$ pulumi ${args.join(" ")}\n# exit ${run.code}\n${stdout}\n${stderr}`,
-        );
-        resolve(run);
-      },
-    );
-    child.stdin?.end(input);
-  });
+  return runPulumi({ stack, work: WORK, timeoutMs: STEP_MS, ownBackend: true }, args, input);
 }
 
 /** `scripts/local-services.sh start`: (re)starts what is down and waits until it is ready. */

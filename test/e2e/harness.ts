@@ -55,17 +55,31 @@ export interface Run {
   seconds: number;
 }
 
-/**
- * Runs the Pulumi CLI on the e2e stack; output goes to .local/e2e/logs as well. `cwd` is the
- * project directory (default this checkout; a second checkout for the path-independence step).
- */
-export function pulumi(args: string[], input?: string, cwd: string = ROOT): Promise<Run> {
+/** Where and how {@link runPulumi} runs the CLI. */
+export interface PulumiTarget {
+  stack: string;
+  /** The test's work folder: logs go to `<work>/logs`, an own backend lives in `<work>/state`. */
+  work: string;
+  /** The longest one command may take; a CLI killed at it fails the step instead of hanging it. */
+  timeoutMs: number;
+  /** A file backend of the test's own under `<work>/state` (else the e2e backend of {@link env}). */
+  ownBackend?: boolean;
+  /** The project directory (default this checkout). */
+  cwd?: string;
+}
+
+/** Runs the Pulumi CLI on `target`'s stack, bounded in time; its output goes to a log as well. */
+export function runPulumi(target: PulumiTarget, args: string[], input?: string): Promise<Run> {
+  const { stack, work, timeoutMs, ownBackend, cwd = ROOT } = target;
+  const backend = ownBackend
+    ? { PULUMI_BACKEND_URL: `file://${work}/state`, PULUMI_STACK: stack }
+    : {};
   const started = Date.now();
   return new Promise((resolve) => {
     const child = execFile(
       path.join(TOOLS, "pulumi"),
-      [...args, "--stack", STACK, "--non-interactive"],
-      { cwd, env: env(), maxBuffer: 256 << 20, timeout: 15 * 60 * 1000 },
+      [...args, "--stack", stack, "--non-interactive"],
+      { cwd, env: { ...env(), ...backend }, maxBuffer: 256 << 20, timeout: timeoutMs },
       (err, stdout, stderr) => {
         const run = {
           code: err ? ((err as { code?: number }).code ?? 1) : 0,
@@ -73,7 +87,13 @@ export function pulumi(args: string[], input?: string, cwd: string = ROOT): Prom
           stderr,
           seconds: (Date.now() - started) / 1000,
         };
-        const log = path.join(WORK, "logs", `${String(Date.now())}-${args[0]}.log`);
+        // A CLI killed at the time limit leaves its stack locked in the test's own backend: the
+        // lock goes with it, so the next step is not refused for it.
+        if (ownBackend && (err as { killed?: boolean } | null)?.killed) {
+          const locks = path.join(work, "state/.pulumi/locks/organization/dayu-estate", stack);
+          fs.rmSync(locks, { recursive: true, force: true });
+        }
+        const log = path.join(work, "logs", `${String(Date.now())}-${stack}-${args[0]}.log`);
         fs.mkdirSync(path.dirname(log), { recursive: true });
         fs.writeFileSync(
           log,
@@ -82,9 +102,16 @@ export function pulumi(args: string[], input?: string, cwd: string = ROOT): Prom
         resolve(run);
       },
     );
-    if (input !== undefined) child.stdin?.end(input);
-    else child.stdin?.end();
+    child.stdin?.end(input ?? "");
   });
+}
+
+/**
+ * Runs the Pulumi CLI on the e2e stack; output goes to .local/e2e/logs as well. `cwd` is the
+ * project directory (default this checkout; a second checkout for the path-independence step).
+ */
+export function pulumi(args: string[], input?: string, cwd: string = ROOT): Promise<Run> {
+  return runPulumi({ stack: STACK, work: WORK, timeoutMs: 15 * 60 * 1000, cwd }, args, input);
 }
 
 /** Fails with the tail of the output when a command did not succeed. */

@@ -19,7 +19,7 @@
  * `promote`, so the dev and e2e stacks are never touched. Every Pulumi command is bounded by STEP_MS.
  */
 import { strict as assert } from "assert";
-import { execFile, execFileSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify as toYaml } from "yaml";
@@ -36,6 +36,7 @@ import {
   ROOT,
   TOOLS,
   type Run,
+  runPulumi,
   changedResources,
   credentials,
   devConfig,
@@ -65,35 +66,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Runs the Pulumi CLI on one of this file's stacks, within {@link STEP_MS}; logs in WORK/logs. */
 function pulumi(args: string[], stack: string, input?: string): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = execFile(
-      path.join(TOOLS, "pulumi"),
-      [...args, "--stack", stack, "--non-interactive"],
-      {
-        cwd: ROOT,
-        env: { ...env(), PULUMI_BACKEND_URL: `file://${WORK}/state`, PULUMI_STACK: stack },
-        maxBuffer: 256 << 20,
-        timeout: STEP_MS,
-      },
-      (err, stdout, stderr) => {
-        const run = {
-          code: err ? ((err as { code?: number }).code ?? 1) : 0,
-          stdout,
-          stderr,
-          seconds: (Date.now() - started) / 1000,
-        };
-        const log = path.join(WORK, "logs", `${String(Date.now())}-${stack}-${args[0]}.log`);
-        fs.mkdirSync(path.dirname(log), { recursive: true });
-        fs.writeFileSync(
-          log,
-          `$ pulumi ${args.join(" ")}\n# exit ${run.code} in ${run.seconds}s\n${stdout}\n${stderr}`,
-        );
-        resolve(run);
-      },
-    );
-    child.stdin?.end(input);
-  });
+  return runPulumi({ stack, work: WORK, timeoutMs: STEP_MS, ownBackend: true }, args, input);
 }
 
 /** The tiny catalog and its Dockerfiles: a mirror, a base, two leaves. */

@@ -10,7 +10,7 @@
  * plans nothing. Fails, never skips, when the local services are missing.
  */
 import { strict as assert } from "assert";
-import { execFile, execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -30,6 +30,8 @@ import {
   ok,
   registryClient,
   requirePrerequisites,
+  runPulumi,
+  type Run,
 } from "./harness";
 
 const STACK = "e2e-sc";
@@ -42,29 +44,11 @@ const DATA = path.join(ROOT, ".local/registry/data");
 const REG_CONFIG = path.join(ROOT, ".local/registry/config.yml");
 
 /** The Pulumi CLI on this test's stack and backend. */
-function pulumi(args: string[], input?: string) {
-  const started = Date.now();
-  return new Promise<{ code: number; stdout: string; stderr: string; seconds: number }>(
-    (resolve) => {
-      const child = execFile(
-        path.join(TOOLS, "pulumi"),
-        [...args, "--stack", STACK, "--non-interactive"],
-        {
-          cwd: ROOT,
-          env: { ...env(), PULUMI_BACKEND_URL: `file://${WORK}/state`, PULUMI_STACK: STACK },
-          maxBuffer: 256 << 20,
-          timeout: 20 * 60 * 1000,
-        },
-        (err, stdout, stderr) =>
-          resolve({
-            code: err ? ((err as { code?: number }).code ?? 1) : 0,
-            stdout,
-            stderr,
-            seconds: (Date.now() - started) / 1000,
-          }),
-      );
-      child.stdin?.end(input ?? "");
-    },
+function pulumi(args: string[], input?: string): Promise<Run> {
+  return runPulumi(
+    { stack: STACK, work: WORK, timeoutMs: 20 * 60 * 1000, ownBackend: true },
+    args,
+    input,
   );
 }
 
