@@ -559,8 +559,13 @@ describe("runtime faults on the local estate", function () {
     assert.ok(idx, "app:v1.3 is planned");
     const { repository, reference } = splitRef(idx.ref);
     const published = await client.resolve(repository, reference);
-    // The arm64 step is slow under QEMU on purpose, so the kill lands while it runs.
-    appendToDockerfile("app", 'RUN if [ "$(uname -m)" = aarch64 ]; then sleep 30; fi; echo k > /k');
+    // The arm64 step is slow on purpose, so the kill lands while it runs; the nonce keeps BuildKit's
+    // cache from an earlier run of this file from answering it at once (the up would then succeed).
+    const nonce = `${Date.now()}-${process.pid}`;
+    appendToDockerfile(
+      "app",
+      `RUN if [ "$(uname -m)" = aarch64 ]; then sleep 30; fi; echo k ${nonce} > /k`,
+    );
     const run = await upWithFault(/docker-build:index:Image\s+app\S*arm64\S*\s+updating/, () =>
       setTimeout(() => killService("buildkitd-arm64", "SIGKILL"), 3000),
     );
