@@ -9,7 +9,7 @@ cd "$ROOT"
 step() { printf '\n[test %s] === %s\n' "$(date +%H:%M:%S)" "$*"; }
 t0=$SECONDS
 
-step "toolchain (Debian packages, Go-built tools; cold: ~10 minutes)"
+step "toolchain (Debian packages, Go-built tools; cold: 30-60 minutes on 2 cores)"
 scripts/toolchain.sh
 
 step "npm packages"
