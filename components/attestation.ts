@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { StackConfigReader, currentCredentials } from "./indexGuardProvider";
 import { moduleProvider } from "./moduleProvider";
 import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { canonicalJson, ProvenanceInput, provenancePredicate, sha256Of } from "../lib/provenance";
@@ -81,13 +82,22 @@ export async function verifiedKinds(
  */
 export function attestationProvider(
   runTool: ToolRunner = execToolRunner,
-): pulumi.dynamic.ResourceProvider {
+): pulumi.dynamic.ResourceProvider & { stackConfig?: StackConfigReader } {
   return {
+    // The stack's config as the engine has it for this provider (see IndexGuard's `configure`).
+    async configure(req: pulumi.dynamic.ConfigureRequest) {
+      this.stackConfig = req.config;
+    },
     async create(inputs: AttestationInputs) {
       return { id: inputs.ref, outs: await attestDigest(inputs, runTool) };
     },
     async read(id: string, props: AttestationState) {
-      return { id, props: { ...props, verified: await verifiedKinds(props, runTool) } };
+      // Verified with the stack's current credentials where it has them (a rotated password).
+      const registry = currentCredentials(props.registry, this.stackConfig);
+      return {
+        id,
+        props: { ...props, verified: await verifiedKinds({ ...props, registry }, runTool) },
+      };
     },
     async diff(_id: string, olds: AttestationState, news: AttestationInputs) {
       const missing = KINDS(olds.sbomFormat).some((k) => !(olds.verified ?? []).includes(k));

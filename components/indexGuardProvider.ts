@@ -90,16 +90,17 @@ export function currentCredentials(
 }
 
 /**
- * What a refresh says when the registry refuses the credentials. A plain `pulumi refresh` configures
- * the providers with the stack config stored at the last `up`, so a password rotated since is only
- * seen once an `up` has run (`--run-program` does not help: docker-build's own resources still read
- * with their stored credentials, and their degraded read stalls the program).
+ * What a refresh says when the registry refuses the credentials. A plain `pulumi refresh` hands the
+ * providers the inputs and the stack config stored at the last `up`, so a password rotated since is
+ * only seen once an `up` has stored it; `npm run refresh` (scripts/refresh.ts) does that `up` first
+ * when it changes nothing.
  */
 export function refusedOnRefresh(tag: string, creds: RegistryCredentials): string {
   return (
     `refreshing ${tag}: registry ${creds.address} refused the password of user "${creds.username}". ` +
-    `If dayu-estate:registryPassword was rotated since the last up, run pulumi up first (its ` +
-    `pre-flight checks the new password and it hands it to the providers), then refresh`
+    `If dayu-estate:registryPassword was rotated since the last up, refresh with ` +
+    `npm run refresh -- --stack <stack> (it stores the new password with an up that changes ` +
+    `nothing, then refreshes)`
   );
 }
 

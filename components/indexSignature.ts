@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { StackConfigReader, currentCredentials } from "./indexGuardProvider";
 import { moduleProvider } from "./moduleProvider";
 import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { RegistryClient, splitRef } from "../lib/registry";
@@ -86,7 +87,7 @@ export async function inspect(
 export function indexSignatureProvider(
   runTool: ToolRunner = execToolRunner,
   resolve: TagResolver = registryResolver,
-): pulumi.dynamic.ResourceProvider {
+): pulumi.dynamic.ResourceProvider & { stackConfig?: StackConfigReader } {
   const signAndCheck = async (i: IndexSignatureInputs): Promise<IndexSignatureState> => {
     await withDockerConfig(i.registry, (dockerConfig) =>
       new SupplyChain({ ...i.tools, dockerConfig }, runTool).sign(
@@ -103,8 +104,17 @@ export function indexSignatureProvider(
     async create(inputs: IndexSignatureInputs) {
       return { id: inputs.tag, outs: await signAndCheck(inputs) };
     },
+    // The stack's config as the engine has it for this provider (see IndexGuard's `configure`).
+    async configure(req: pulumi.dynamic.ConfigureRequest) {
+      this.stackConfig = req.config;
+    },
     async read(id: string, props: IndexSignatureState) {
-      return { id, props: { ...props, ...(await inspect(props, runTool, resolve)) } };
+      // Read with the stack's current credentials where it has them (a rotated password).
+      const registry = currentCredentials(props.registry, this.stackConfig);
+      return {
+        id,
+        props: { ...props, ...(await inspect({ ...props, registry }, runTool, resolve)) },
+      };
     },
     async diff(_id: string, olds: IndexSignatureState, news: IndexSignatureInputs) {
       return {

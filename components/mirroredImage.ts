@@ -54,7 +54,7 @@ export class MirroredImage extends pulumi.ComponentResource {
         ),
     );
     // The copy must hold at least the platforms the estate needs from it.
-    this.indexes.forEach(
+    const guards = this.indexes.map(
       (idx, n) =>
         new IndexGuard(
           `${name}:${m.refs[n].slice(m.refs[n].lastIndexOf(":") + 1)}`,
@@ -69,13 +69,13 @@ export class MirroredImage extends pulumi.ComponentResource {
           { parent: this, dependsOn: [idx] },
         ),
     );
-    // Before the first push (a preview), the index reports its tag without a digest: dependents then
-    // see an unknown base, as for a pending build.
-    const dryRun = pulumi.runtime.isDryRun();
-    this.pinnedRef = this.indexes[0].ref.apply((ref) => {
-      if (ref.includes("@")) return `${m.repository}@${ref.slice(ref.indexOf("@") + 1)}`;
-      if (dryRun) return pulumi.unknown as unknown as string;
-      throw new Error(`mirror ${m.name}: the push of ${ref} reported no digest`);
+    // The digest is the one the guard read back from the registry, not docker-build's `ref`: a refresh
+    // whose credentials the registry refuses leaves the Index's `ref` without a digest (docker-build
+    // skips the read), and nothing published may hang on that. Before the first push (a preview) the
+    // digest is unknown: dependents then see an unknown base, as for a pending build.
+    this.pinnedRef = guards[0].publishedDigest.apply((digest) => {
+      if (digest) return `${m.repository}@${digest}`;
+      throw new Error(`mirror ${m.name}: the read-back of ${m.refs[0]} found no digest`);
     });
     this.registerOutputs({ pinnedRef: this.pinnedRef });
   }

@@ -282,11 +282,16 @@ export class MultiArchImage extends pulumi.ComponentResource {
         { parent: this, dependsOn: [guard] },
       );
     }
+    // The index's digest as the guard read it back (see MirroredImage: a refused refresh leaves
+    // docker-build's `ref` without one), in docker-build's `tag@digest` shape.
     const summary = pulumi
-      .all([idx.ref, ...parts.map((p) => p.ref)])
-      .apply(([ref, ...refs]): [string, IndexSummary] => [
+      .all([guard.publishedDigest, ...parts.map((p) => p.ref)])
+      .apply(([digest, ...refs]): [string, IndexSummary] => [
         index.tag,
-        { ref, platforms: Object.fromEntries(parts.map((p, i) => [p.platform, refs[i]])) },
+        {
+          ref: `${index.ref}@${digest}`,
+          platforms: Object.fromEntries(parts.map((p, i) => [p.platform, refs[i]])),
+        },
       ]);
     return { guard, summary };
   }

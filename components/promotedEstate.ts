@@ -81,15 +81,16 @@ export class PromotedEstate extends pulumi.ComponentResource {
     for (const image of args.plan.images) {
       for (const index of image.indexes) {
         const src = promotion.apply((p) => p[index.id]);
-        this.publish(index, image.repository, src, args);
+        // The digest the guard read back (see MultiArchImage), in docker-build's `tag@digest` shape.
+        const guard = this.publish(index, image.repository, src, args);
         summaries.push(
           pulumi
-            .all([this.indexes[index.id].ref, src])
-            .apply(([ref, s]): [string, string, IndexSummary] => [
+            .all([guard.publishedDigest, src])
+            .apply(([digest, s]): [string, string, IndexSummary] => [
               index.image,
               index.tag,
               {
-                ref,
+                ref: `${index.ref}@${digest}`,
                 platforms: Object.fromEntries(
                   Object.entries(s.children).map(([p, d]) => [p, `${image.repository}@${d}`]),
                 ),

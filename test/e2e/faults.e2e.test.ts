@@ -8,7 +8,9 @@
  *      the registry and `registry.address`, after one call and three retries with growing waits;
  *      nothing moved, and the next `up` converges building only what was pending;
  *   2c. a rotated password: the pre-flight names the stack key; once the new password is in config,
- *      `up` works and a refresh reads every guard with it, not with the password in their state;
+ *      a plain refresh (which reads with the password stored in state) fails naming
+ *      `npm run refresh`, and that works: an up that changes nothing stores the new password, then
+ *      the refresh reads every resource with it;
  *   3. the registry stopped in the middle of an `up` and started again;
  *   4. a builder killed mid-build;
  *   5. the registry's disk full: its storage copied onto a tmpfs with 1 MiB to spare and an 8 MiB
@@ -57,6 +59,8 @@ const REG_DATA = path.join(LOCAL, "registry/data");
 const SERVICES = path.join(ROOT, "scripts/local-services.sh");
 /** The longest any one step may take: a failing step fails the test instead of hanging it. */
 const STEP_MS = 4 * 60 * 1000;
+/** scripts/refresh.ts, run as `npm run refresh` runs it. */
+const REFRESH = [process.execPath, "-r", "ts-node/register/transpile-only", "scripts/refresh.ts"];
 /** An `up`'s progress line for a build that started (the non-interactive display). */
 const BUILD_STARTED = /docker-build:index:Image\s+\S+\s+(updating|creating)/;
 
@@ -509,14 +513,36 @@ describe("runtime faults on the local estate", function () {
       );
 
       await setPassword(rotated, "set the rotated password");
-      ok(await pulumi(["up", "--yes", "--skip-preview"]), "up with the rotated password");
-      // Every guard's state still holds the old password; the refresh reads with the new one.
+      // A plain refresh reads with what the last up stored: the guards are refused, naming the
+      // remedy (docker-build skips its Indexes' reads and drops their digests from state).
+      const plain = await pulumi(["refresh", "--yes", "--skip-preview"]);
+      assert.notEqual(plain.code, 0, "a plain refresh with the old password in state fails");
+      assert.match(plain.stdout + plain.stderr, /npm run refresh -- --stack/);
+      // npm run refresh stores the new password with an up that changes nothing, then refreshes;
+      // nothing published hangs on the digests the plain refresh dropped.
       const refresh = ok(
-        await pulumi(["refresh", "--yes", "--skip-preview"]),
-        "refresh with the rotated password",
+        await runPulumi(
+          { stack: STACK, work: WORK, timeoutMs: STEP_MS, ownBackend: true, command: REFRESH },
+          ["--yes", "--skip-preview"],
+        ),
+        "npm run refresh with the rotated password",
       );
       times.refreshRotated = refresh.seconds;
+      assert.match(
+        refresh.stdout,
+        /hold registry credentials for \S+ other than the stack config's/,
+      );
       assert.doesNotMatch(refresh.stdout + refresh.stderr, /Unknown Error|refused the password/i);
+      assert.doesNotMatch(
+        refresh.stdout + refresh.stderr,
+        new RegExp(escape(rotated)),
+        "no secret shown",
+      );
+      assert.doesNotMatch(
+        refresh.stdout,
+        BUILD_STARTED,
+        "the up that stores the password builds nothing",
+      );
       ok(await pulumi(["preview", "--expect-no-changes"]), "converged, nothing drifted");
     } finally {
       fs.writeFileSync(credsFile, original, { mode: 0o600 });

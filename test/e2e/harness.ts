@@ -66,19 +66,22 @@ export interface PulumiTarget {
   ownBackend?: boolean;
   /** The project directory (default this checkout). */
   cwd?: string;
+  /** A command that stands in for the CLI and takes its flags (e.g. scripts/refresh.ts). */
+  command?: string[];
 }
 
 /** Runs the Pulumi CLI on `target`'s stack, bounded in time; its output goes to a log as well. */
 export function runPulumi(target: PulumiTarget, args: string[], input?: string): Promise<Run> {
   const { stack, work, timeoutMs, ownBackend, cwd = ROOT } = target;
+  const [file, ...prefix] = target.command ?? [path.join(TOOLS, "pulumi")];
   const backend = ownBackend
     ? { PULUMI_BACKEND_URL: `file://${work}/state`, PULUMI_STACK: stack }
     : {};
   const started = Date.now();
   return new Promise((resolve) => {
     const child = execFile(
-      path.join(TOOLS, "pulumi"),
-      [...args, "--stack", stack, "--non-interactive"],
+      file,
+      [...prefix, ...args, "--stack", stack, "--non-interactive"],
       { cwd, env: { ...env(), ...backend }, maxBuffer: 256 << 20, timeout: timeoutMs },
       (err, stdout, stderr) => {
         const run = {
@@ -97,7 +100,7 @@ export function runPulumi(target: PulumiTarget, args: string[], input?: string):
         fs.mkdirSync(path.dirname(log), { recursive: true });
         fs.writeFileSync(
           log,
-          `$ pulumi ${args.join(" ")}\n# exit ${run.code} in ${run.seconds}s\n${stdout}\n${stderr}`,
+          `$ ${target.command ? prefix.join(" ") : "pulumi"} ${args.join(" ")}\n# exit ${run.code} in ${run.seconds}s\n${stdout}\n${stderr}`,
         );
         resolve(run);
       },

@@ -235,7 +235,7 @@ describe("IndexGuard provider on a registry", () => {
       const stale = { ...outs, registry: { ...outs.registry, password: "stale" } };
       await assert.rejects(
         p.read!(stale.tag, stale),
-        /registry 127\.0\.0\.1:\d+ refused the password of user "dayu".*registryPassword was rotated since the last up, run pulumi up first.*then refresh/,
+        /registry 127\.0\.0\.1:\d+ refused the password of user "dayu".*registryPassword was rotated since the last up, refresh with npm run refresh -- --stack <stack>/,
       );
     });
   });

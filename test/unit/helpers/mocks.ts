@@ -1,6 +1,7 @@
 /**
  * Pulumi mocks that record every registration and fabricate realistic computed outputs: a pushed
- * docker-build Image gets a digest and `tag@digest` ref; an Index gets `tag@digest`. Digests are
+ * docker-build Image gets a digest and `tag@digest` ref; an Index gets `tag@digest`, and the IndexGuard
+ * behind it reads the same digest back. Digests are
  * derived from the inputs, so identical inputs give identical digests, as in a registry.
  */
 import { createHash } from "crypto";
@@ -62,6 +63,17 @@ export async function installMocks(project = "dayu-estate", stack = "dev"): Prom
         }
         if (args.type === "docker-build:index:Index") {
           state.ref = `${String(inputs.tag)}@${digestOf(inputs.sources)}`;
+          return { id: `${args.name}-id`, state };
+        }
+        // An IndexGuard reads back what its Index pushed: the digest the Index mock gave the same
+        // sources, or the promoted digest it was told to expect.
+        if (args.type === "pulumi-nodejs:dynamic:Resource" && "platforms" in inputs) {
+          const published =
+            typeof inputs.digest === "string" && inputs.digest
+              ? inputs.digest
+              : digestOf(inputs.sources);
+          state.publishedDigest = published;
+          state.liveDigest = published;
           return { id: `${args.name}-id`, state };
         }
         return { id: `${args.name}-id`, state };
