@@ -496,6 +496,10 @@ describe("runtime faults on the local estate", function () {
     const rotated = `rotated${Date.now().toString(16)}`;
     const setPassword = async (password: string, what: string) =>
       ok(await pulumi(["config", "set", "--secret", "registryPassword"], STACK, password), what);
+    // Step 2b changed the app for the proxy stack: this stack takes it now, so the rotation below
+    // starts from a converged stack (npm run refresh stores a new password only with an up that
+    // changes nothing).
+    ok(await pulumi(["up", "--yes", "--skip-preview"]), "converged before the rotation");
     try {
       // The registry's password changes (local-services.sh rewrites htpasswd from credentials.env
       // and restarts the registry); the stack still holds the old one, in config and in state.
