@@ -12,9 +12,11 @@
  *   change; the serialized text never names this machine.
  * - The module is this checkout's current code, so `pulumi refresh` (which runs the provider stored
  *   in state) runs today's code, not the code of the last `up`.
- * - The `.ts` source is loaded (through ts-node, transpile-only, registered once per process when the
- *   program did not already register it): it is tracked in git, so it exists in every checkout, and
- *   the same path serves a program run by ts-node or precompiled.
+ * - The stored path is the `.ts` source's: it is tracked in git, so it exists in every checkout, and
+ *   the same path serves a program run by ts-node or precompiled. The provider process loads its
+ *   JavaScript from the program's transpiled cache (scripts/compiled.js, `.estate/js`), brought up to
+ *   date first, which saves it ts-node's start-up (0.6-0.8 s per process); where that cache cannot
+ *   be made it registers ts-node (transpile-only) and loads the source.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
@@ -43,11 +45,20 @@ function load(file: string, exportName: string): pulumi.dynamic.ResourceProvider
     if (p.dirname(root) === root) throw new Error(`no Pulumi.yaml above ${process.cwd()}`);
     root = p.dirname(root);
   }
-  if (!(".ts" in require.extensions)) {
-    const tsNode = require(require.resolve("ts-node", { paths: [root] }));
-    tsNode.register({ transpileOnly: true, project: p.join(root, "tsconfig.json") });
+  // The program's transpiled cache (scripts/compiled.js, brought up to date here: a refresh runs
+  // without the program), so this process pays for no ts-node; ts-node where the cache cannot serve.
+  let modulePath = p.join(root, file);
+  try {
+    const compiled = require(p.join(root, "scripts/compiled.js"));
+    compiled.ensureCompiled(root);
+    modulePath = p.join(root, compiled.OUT, file.replace(/\.ts$/, ".js"));
+  } catch {
+    if (!(".ts" in require.extensions)) {
+      const tsNode = require(require.resolve("ts-node", { paths: [root] }));
+      tsNode.register({ transpileOnly: true, project: p.join(root, "tsconfig.json") });
+    }
   }
-  const provider = require(p.join(root, file))[exportName];
+  const provider = require(modulePath)[exportName];
   if (!provider) throw new Error(`${file} exports no dynamic provider ${exportName}`);
   return provider;
 }

@@ -78,7 +78,7 @@ describe("module providers (the provider stored in state)", () => {
     assert.throws(() => moduleProvider(GUARD, "nothing"), /exports no dynamic provider nothing/);
   });
 
-  it("runs in a plain node process (no ts-node) from a folder of the project, as the provider host does", async function () {
+  it("runs in a plain node process from a folder of the project, as the provider host does: from the transpiled cache, without ts-node", async function () {
     this.timeout(60000);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dayu-stub-"));
     try {
@@ -96,7 +96,9 @@ describe("module providers (the provider stored in state)", () => {
           const moved = await p.diff("r/a:1", { ...state, liveDigest: "sha256:2" },
             { tag: "r/a:1", sources: [], platforms: [] });
           console.log(JSON.stringify({ same: same.changes, moved: moved.changes,
-            tsNode: ".ts" in require.extensions }));
+            tsNode: ".ts" in require.extensions,
+            fromCache: Object.keys(require.cache).some((k) =>
+              k.endsWith(${JSON.stringify(path.join(COMPILED_DIR, "components/indexGuardProvider.js"))})) }));
         })().catch((e) => { console.error(e); process.exit(1); });`;
       const out = execFileSync(process.execPath, ["-e", script], {
         cwd: path.join(ROOT, "components"),
@@ -106,7 +108,8 @@ describe("module providers (the provider stored in state)", () => {
       assert.deepEqual(JSON.parse(out.trim().split("\n").pop() ?? ""), {
         same: false,
         moved: true,
-        tsNode: true,
+        tsNode: false,
+        fromCache: true,
       });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
