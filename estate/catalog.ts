@@ -244,6 +244,13 @@ function lineAt(doc: Document, lines: LineCounter, keys: (string | number)[]): s
 }
 
 /**
+ * How far a catalog's YAML aliases may expand (the yaml library's `maxAliasCount`: each alias counts
+ * the nodes it repeats). Its default of 100 refuses an estate of a few hundred images that reuses one
+ * `platforms: &both` anchor; this still stops an alias bomb, which grows exponentially.
+ */
+export const MAX_ALIAS_EXPANSIONS = 100_000;
+
+/**
  * Parses and validates catalog YAML, or throws a {@link CatalogError} listing every YAML error
  * (with its line) or every schema error (with its path and line), headed by the file. Platforms are
  * then normalised ({@link normalizePlatform}: `linux/aarch64` → `linux/arm64`) in lists and in
@@ -258,7 +265,20 @@ export function parseCatalog(text: string, file: string): Catalog {
       `${file}: not valid YAML`,
     );
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
+  } catch (err) {
+    // The yaml library refuses aliases that expand past the limit ("billion laughs"); its message
+    // names neither the file nor the limit.
+    throw new CatalogError(
+      [
+        `its anchors and aliases expand to more than ${MAX_ALIAS_EXPANSIONS} nodes ` +
+          `(${(err as Error).message})`,
+      ],
+      `${file}: not valid YAML`,
+    );
+  }
   if (!validate(data)) {
     const problems = new Problems();
     for (const e of validate.errors ?? []) {

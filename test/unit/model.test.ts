@@ -107,6 +107,29 @@ describe("catalog schema", () => {
     assert.throws(() => parseCatalog("images: [", "e.yaml"), /e\.yaml: not valid YAML/);
   });
 
+  it("takes a few hundred images sharing one anchor, and refuses an alias bomb naming the file", () => {
+    const images = Array.from(
+      { length: 300 },
+      (_, i) =>
+        `  - name: a${i}\n    context: a\n    platforms: ${i === 0 ? "&both [linux/amd64, linux/arm64]" : "*both"}\n    tags: [t]\n`,
+    ).join("");
+    const catalog = parseCatalog(`namespace: n\nimages:\n${images}`, "e.yaml");
+    assert.equal(catalog.images.length, 300);
+    assert.deepEqual(catalog.images[299].platforms, ["linux/amd64", "linux/arm64"]);
+    // Each level repeats the one below ten times: 10^6 nodes from a dozen lines.
+    const levels = Array.from(
+      { length: 6 },
+      (_, i) =>
+        `l${i + 1}: &l${i + 1} [${Array(10)
+          .fill(i === 0 ? "x" : `*l${i}`)
+          .join(", ")}]`,
+    );
+    assert.throws(
+      () => parseCatalog(`${levels.join("\n")}\nnamespace: n\nimages: []\n`, "bomb.yaml"),
+      /bomb\.yaml: not valid YAML.*anchors and aliases expand to more than 100000 nodes/s,
+    );
+  });
+
   it("requires exactly one kind of base", () => {
     const yaml =
       "namespace: n\nimages:\n  - name: a\n    context: a\n    platforms: [linux/amd64]\n    tags: [t]\n    base: { image: b, mirror: c }\n";
