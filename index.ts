@@ -21,6 +21,10 @@ import { ConfigError, PromoteSettings } from "./estate/settings";
 import { buildFacts } from "./lib/buildProvenance";
 import { stageContexts } from "./estate/stage";
 import { PreflightError, checkBuilders, checkRegistry, probeRepository } from "./lib/preflight";
+import { boundResourceStacks } from "./lib/resourceStacks";
+
+// Before any resource: the SDK records a bounded stack per resource, not the whole one.
+boundResourceStacks();
 
 const projectDir = projectRoot(__dirname);
 const config = asRunError(() => loadStackConfig(projectDir));
