@@ -13,10 +13,10 @@
  * - The module is this checkout's current code, so `pulumi refresh` (which runs the provider stored
  *   in state) runs today's code, not the code of the last `up`.
  * - The stored path is the `.ts` source's: it is tracked in git, so it exists in every checkout, and
- *   the same path serves a program run by ts-node or precompiled. The provider process loads its
- *   JavaScript from the program's transpiled cache (scripts/compiled.js, `.estate/js`), brought up to
- *   date first, which saves it ts-node's start-up (0.6-0.8 s per process); where that cache cannot
- *   be made it registers ts-node (transpile-only) and loads the source.
+ *   the same path serves a program run by ts-node or precompiled. scripts/provider-host.js loads it,
+ *   once per process, from the program's transpiled cache (scripts/compiled.js, `.estate/js`), which
+ *   saves the process ts-node's start-up (0.6-0.8 s); where that cache cannot be made it registers
+ *   ts-node (transpile-only) and loads the source.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
@@ -33,11 +33,12 @@ export function projectRoot(dir: string = process.cwd()): string {
 }
 
 /**
- * Loads `exportName` of the project module `file` (relative to the project root). Runs inside the
- * dynamic provider process, so it captures nothing: the closure serializer copies a function by value
- * with everything it references. (Node caches the module: later calls cost a few `stat`s.)
+ * Calls `method` of the provider `exportName` of the project module `file` (relative to the project
+ * root) through scripts/provider-host.js. Runs inside the dynamic provider process, so it captures
+ * nothing: the closure serializer copies a function by value, twice per resource, with everything it
+ * references; the loading lives in the host file.
  */
-function load(file: string, exportName: string): pulumi.dynamic.ResourceProvider {
+function call(file: string, exportName: string, method: string, args: unknown[]): unknown {
   const p = require("path") as typeof import("path");
   const fs = require("fs") as typeof import("fs");
   let root = process.cwd();
@@ -45,22 +46,13 @@ function load(file: string, exportName: string): pulumi.dynamic.ResourceProvider
     if (p.dirname(root) === root) throw new Error(`no Pulumi.yaml above ${process.cwd()}`);
     root = p.dirname(root);
   }
-  // The program's transpiled cache (scripts/compiled.js, brought up to date here: a refresh runs
-  // without the program), so this process pays for no ts-node; ts-node where the cache cannot serve.
-  let modulePath = p.join(root, file);
-  try {
-    const compiled = require(p.join(root, "scripts/compiled.js"));
-    compiled.ensureCompiled(root);
-    modulePath = p.join(root, compiled.OUT, file.replace(/\.ts$/, ".js"));
-  } catch {
-    if (!(".ts" in require.extensions)) {
-      const tsNode = require(require.resolve("ts-node", { paths: [root] }));
-      tsNode.register({ transpileOnly: true, project: p.join(root, "tsconfig.json") });
-    }
-  }
-  const provider = require(modulePath)[exportName];
-  if (!provider) throw new Error(`${file} exports no dynamic provider ${exportName}`);
-  return provider;
+  return require(p.join(root, "scripts/provider-host.js")).call(
+    root,
+    file,
+    exportName,
+    method,
+    args,
+  );
 }
 
 /** The optional methods of a dynamic provider, forwarded only when the real provider has them. */
@@ -85,11 +77,9 @@ export function moduleProvider(file: string, exportName: string): pulumi.dynamic
   const source = rel.startsWith(`${COMPILED_DIR}/`) ? rel.slice(COMPILED_DIR.length + 1) : rel;
   const real = require(file)[exportName] as Record<string, unknown> | undefined;
   if (!real) throw new Error(`${file} exports no dynamic provider ${exportName}`);
-  const target = () => load(source, exportName);
   const forward = (method: string) =>
     async function (...args: unknown[]) {
-      const r = target() as unknown as Record<string, (...a: unknown[]) => unknown>;
-      return r[method](...args);
+      return call(source, exportName, method, args);
     };
   const stub: Record<string, unknown> = {};
   for (const m of METHODS) if (typeof real[m] === "function") stub[m] = forward(m);
