@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfigReader, currentCredentials } from "./indexGuardProvider";
+import { ConfiguredProvider, currentCredentials, keepsStackConfig } from "./indexGuardProvider";
 import { moduleProvider } from "./moduleProvider";
 import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { canonicalJson, ProvenanceInput, provenancePredicate, sha256Of } from "../lib/provenance";
@@ -80,14 +80,9 @@ export async function verifiedKinds(
  * provenance; the same digest is a no-op whatever else changed (so a no-op `up` attests nothing). A
  * refresh verifies the attestations; when one no longer verifies, the next `up` attests again.
  */
-export function attestationProvider(
-  runTool: ToolRunner = execToolRunner,
-): pulumi.dynamic.ResourceProvider & { stackConfig?: StackConfigReader } {
+export function attestationProvider(runTool: ToolRunner = execToolRunner): ConfiguredProvider {
   return {
-    // The stack's config as the engine has it for this provider (see IndexGuard's `configure`).
-    async configure(req: pulumi.dynamic.ConfigureRequest) {
-      this.stackConfig = req.config;
-    },
+    ...keepsStackConfig,
     async create(inputs: AttestationInputs) {
       return { id: inputs.ref, outs: await attestDigest(inputs, runTool) };
     },

@@ -149,9 +149,24 @@ export async function restorePublished(
 /** Makes the registry client for some credentials (tests: a plain-HTTP fake registry). */
 export type ClientFactory = (registry: RegistryCredentials, caCert?: string) => RegistryClient;
 
-/** The provider object: the state's stack config lives on it (see `configure`). */
-export type IndexGuardProvider = pulumi.dynamic.ResourceProvider & {
+/** A provider object that keeps the stack config `configure` gave it (see {@link keepsStackConfig}). */
+export type ConfiguredProvider = pulumi.dynamic.ResourceProvider & {
   stackConfig?: StackConfigReader;
+};
+
+/** The provider object: the state's stack config lives on it (see `configure`). */
+export type IndexGuardProvider = ConfiguredProvider;
+
+/**
+ * The `configure` of every provider that reads with {@link currentCredentials} (IndexGuard,
+ * Attestation, IndexSignature), spread into each. The host calls it once per provider process with
+ * the stack's config as the engine has it for that provider; `read` is called as a method of the same
+ * object, so it finds the config there.
+ */
+export const keepsStackConfig = {
+  async configure(this: ConfiguredProvider, req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+    this.stackConfig = req.config;
+  },
 };
 
 /**
@@ -162,11 +177,7 @@ export type IndexGuardProvider = pulumi.dynamic.ResourceProvider & {
  */
 export function guardProvider(clientOf: ClientFactory = clientFor): IndexGuardProvider {
   return {
-    // The host calls configure once per provider process with the stack's config as the engine has
-    // it for this provider; `read` is called as a method of this object, so it finds the config here.
-    async configure(req: pulumi.dynamic.ConfigureRequest) {
-      this.stackConfig = req.config;
-    },
+    ...keepsStackConfig,
 
     async create(inputs: GuardInputs) {
       const outs = await verify(inputs, clientOf(inputs.registry, inputs.caCert));

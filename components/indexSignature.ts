@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfigReader, currentCredentials } from "./indexGuardProvider";
+import { ConfiguredProvider, currentCredentials, keepsStackConfig } from "./indexGuardProvider";
 import { moduleProvider } from "./moduleProvider";
 import { ACCESS_SECRET_OUTPUTS, SupplyChainAccess, accessInputs } from "./supplyChainAccess";
 import { RegistryClient, splitRef } from "../lib/registry";
@@ -87,7 +87,7 @@ export async function inspect(
 export function indexSignatureProvider(
   runTool: ToolRunner = execToolRunner,
   resolve: TagResolver = registryResolver,
-): pulumi.dynamic.ResourceProvider & { stackConfig?: StackConfigReader } {
+): ConfiguredProvider {
   const signAndCheck = async (i: IndexSignatureInputs): Promise<IndexSignatureState> => {
     await withDockerConfig(i.registry, (dockerConfig) =>
       new SupplyChain({ ...i.tools, dockerConfig }, runTool).sign(
@@ -101,12 +101,9 @@ export function indexSignatureProvider(
     return { ...i, ...now };
   };
   return {
+    ...keepsStackConfig,
     async create(inputs: IndexSignatureInputs) {
       return { id: inputs.tag, outs: await signAndCheck(inputs) };
-    },
-    // The stack's config as the engine has it for this provider (see IndexGuard's `configure`).
-    async configure(req: pulumi.dynamic.ConfigureRequest) {
-      this.stackConfig = req.config;
     },
     async read(id: string, props: IndexSignatureState) {
       // Read with the stack's current credentials where it has them (a rotated password).
