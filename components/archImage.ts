@@ -28,7 +28,7 @@ export function namedContexts(
   };
 }
 
-/** Arguments of {@link ArchImage}. */
+/** Arguments of {@link archImage}. */
 export interface ArchImageArgs {
   /** The planned single-platform build (plain: it decides tags, platform and builder). */
   build: PlannedBuild;
@@ -47,120 +47,147 @@ export interface ArchImageArgs {
   registryCache?: boolean;
 }
 
-/**
- * One platform of one image: a `docker_build.Image` built on the builder of that platform only,
- * pushed under its per-arch tag, with a registry cache of its own (a cache shared by two platforms
- * would keep only the last one). Registry content is retained when the resource is deleted, because
- * the registry deletes by digest and the same digest may be tagged elsewhere.
- */
-export class ArchImage extends pulumi.ComponentResource {
-  public static readonly type = "dayu:estate:ArchImage";
-
-  public readonly image: dockerBuild.Image;
+/** One platform of one image as {@link archImage} declares it. */
+export interface ArchImage {
+  /** The build: one `docker_build.Image`, a child of its image's component. */
+  image: dockerBuild.Image;
   /**
    * `registry/repository@sha256:...`: what dependents get as their base. Unknown in a preview where
    * this build is about to run.
    */
-  public readonly pinnedRef: pulumi.Output<string>;
+  pinnedRef: pulumi.Output<string>;
   /**
    * What an index lists for this platform: `pinnedRef`, or, in a preview where this build is about to
    * run, its per-arch tag with the all-zero {@link PENDING_DIGEST}. docker-build's Index rejects a
    * source list with unknown elements (or an unknown list); this stand-in is a valid, visibly pending
    * reference, and the preview still shows the index changing. Never used in an update.
    */
-  public readonly indexSource: pulumi.Output<string>;
-  public readonly digest: pulumi.Output<string>;
-  public readonly platform: string;
+  indexSource: pulumi.Output<string>;
+  digest: pulumi.Output<string>;
+  platform: string;
+}
 
-  constructor(name: string, args: ArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    // A build renamed by the plan's naming keeps its former names as aliases (inherited by its
-    // Image, which is named like it), so stacks made with them update in place.
-    const formerNames = (args.build.formerIds ?? []).map((n) => ({ name: n }));
-    super(
-      ArchImage.type,
-      name,
-      {},
-      { ...opts, aliases: [...(opts?.aliases ?? []), ...formerNames] },
+/**
+ * The type of the component that wrapped each build before 2026-11 (its `Image` was its only child).
+ * Builds are now children of their image's component directly: one resource per build instead of
+ * two (issue 11: every resource costs a checkpoint write in every `up`); the old place is an alias.
+ */
+export const FORMER_ARCH_IMAGE_TYPE = "dayu:estate:ArchImage";
+
+/**
+ * The aliases of a build's Image: its former places under the wrapper component
+ * ({@link FORMER_ARCH_IMAGE_TYPE}, named like the build), under its current name and every former
+ * name the plan gives it, and its former names in its current place. So stacks made by earlier
+ * versions, or before a rename, update in place.
+ */
+export function archImageAliases(build: PlannedBuild, parent: pulumi.Resource): pulumi.Alias[] {
+  const names = [build.id, ...(build.formerIds ?? [])];
+  return [
+    ...names.map((n) => ({
+      name: n,
+      parent: pulumi.createUrn(n, FORMER_ARCH_IMAGE_TYPE, parent),
+    })),
+    ...(build.formerIds ?? []).map((n) => ({ name: n })),
+  ];
+}
+
+/**
+ * One platform of one image: a `docker_build.Image`, a child of `parent` (its image's component),
+ * built on the builder of that platform only, pushed under its per-arch tag, with a registry cache
+ * of its own (a cache shared by two platforms would keep only the last one). Registry content is
+ * retained when the resource is deleted, because the registry deletes by digest and the same digest
+ * may be tagged elsewhere.
+ */
+export function archImage(
+  args: ArchImageArgs,
+  parent: pulumi.Resource,
+  opts?: Pick<pulumi.CustomResourceOptions, "dependsOn">,
+): ArchImage {
+  const b = args.build;
+  if (b.base && args.baseRef === undefined) {
+    throw new pulumi.ResourceError(
+      `build ${b.id}: the plan gives it a base but no baseRef was passed`,
+      parent,
     );
-    const b = args.build;
-    if (b.base && args.baseRef === undefined) {
-      throw new pulumi.ResourceError(
-        `build ${b.id}: the plan gives it a base but no baseRef was passed`,
-        this,
-      );
-    }
-    const missing = (b.contexts ?? []).filter((c) => args.contextRefs?.[c.key] === undefined);
-    if (missing.length > 0) {
-      throw new pulumi.ResourceError(
-        `build ${b.id}: no pinned reference was passed for its named context(s) ${missing.map((c) => c.key).join(", ")}`,
-        this,
-      );
-    }
-    if (!b.builder)
-      throw new pulumi.ResourceError(`build ${b.id}: no builder for ${b.platform}`, this);
-    this.platform = b.platform;
-
-    const buildArgs: pulumi.Input<Record<string, pulumi.Input<string>>> =
-      args.baseRef === undefined ? b.buildArgs : { ...b.buildArgs, [b.baseArg]: args.baseRef };
-    const registry = pulumi.output(args.registry);
-
-    this.image = new dockerBuild.Image(
-      name,
-      {
-        platforms: [b.platform as dockerBuild.Platform],
-        builder: { name: b.builder },
-        context: { location: b.context, ...namedContexts(b, args.contextRefs) },
-        dockerfile: { location: b.dockerfile },
-        buildArgs,
-        target: b.target,
-        tags: [b.archRef],
-        push: true,
-        buildOnPreview: args.buildOnPreview ?? false,
-        ...(args.registryCache === false
-          ? {}
-          : {
-              cacheFrom: [{ registry: { ref: b.cacheRef } }],
-              cacheTo: [
-                {
-                  registry: {
-                    ref: b.cacheRef,
-                    mode: dockerBuild.CacheMode.Max,
-                    imageManifest: true,
-                    ociMediaTypes: true,
-                  },
-                },
-              ],
-            }),
-        labels: {
-          "org.opencontainers.image.title": b.image,
-          "dev.dayu.estate.build": b.id,
-          // The catalog's opt-out of the secret-name rule, for the policy pack's same rule.
-          ...(b.notSecret ? { [NOT_SECRET_LABEL]: notSecretLabel(b.notSecret) } : {}),
-        },
-        registries: [
-          {
-            address: registry.address,
-            username: registry.username,
-            password: registry.password,
-          },
-        ],
-      },
-      { parent: this, retainOnDelete: true },
-    );
-
-    this.digest = this.image.digest;
-    // In a preview, a build that is about to run reports an empty digest (known, not unknown).
-    // Dependents then see an unknown base (they show as changing, and no policy mistakes a stand-in
-    // for an unpinned base); indexes see the per-arch tag. A real update always pins the digest.
-    const dryRun = pulumi.runtime.isDryRun();
-    const pinned = (pending: () => string) =>
-      this.image.digest.apply((digest) => {
-        if (digest) return `${b.repository}@${digest}`;
-        if (dryRun) return pending();
-        throw new Error(`build ${b.id}: the push of ${b.archRef} reported no digest`);
-      });
-    this.pinnedRef = pinned(() => pulumi.unknown as unknown as string);
-    this.indexSource = pinned(() => `${b.archRef}@${PENDING_DIGEST}`);
-    this.registerOutputs({ digest: this.digest, pinnedRef: this.pinnedRef });
   }
+  const missing = (b.contexts ?? []).filter((c) => args.contextRefs?.[c.key] === undefined);
+  if (missing.length > 0) {
+    throw new pulumi.ResourceError(
+      `build ${b.id}: no pinned reference was passed for its named context(s) ${missing.map((c) => c.key).join(", ")}`,
+      parent,
+    );
+  }
+  if (!b.builder)
+    throw new pulumi.ResourceError(`build ${b.id}: no builder for ${b.platform}`, parent);
+
+  const buildArgs: pulumi.Input<Record<string, pulumi.Input<string>>> =
+    args.baseRef === undefined ? b.buildArgs : { ...b.buildArgs, [b.baseArg]: args.baseRef };
+  const registry = pulumi.output(args.registry);
+
+  const image = new dockerBuild.Image(
+    b.id,
+    {
+      platforms: [b.platform as dockerBuild.Platform],
+      builder: { name: b.builder },
+      context: { location: b.context, ...namedContexts(b, args.contextRefs) },
+      dockerfile: { location: b.dockerfile },
+      buildArgs,
+      target: b.target,
+      tags: [b.archRef],
+      push: true,
+      buildOnPreview: args.buildOnPreview ?? false,
+      ...(args.registryCache === false
+        ? {}
+        : {
+            cacheFrom: [{ registry: { ref: b.cacheRef } }],
+            cacheTo: [
+              {
+                registry: {
+                  ref: b.cacheRef,
+                  mode: dockerBuild.CacheMode.Max,
+                  imageManifest: true,
+                  ociMediaTypes: true,
+                },
+              },
+            ],
+          }),
+      labels: {
+        "org.opencontainers.image.title": b.image,
+        "dev.dayu.estate.build": b.id,
+        // The catalog's opt-out of the secret-name rule, for the policy pack's same rule.
+        ...(b.notSecret ? { [NOT_SECRET_LABEL]: notSecretLabel(b.notSecret) } : {}),
+      },
+      registries: [
+        {
+          address: registry.address,
+          username: registry.username,
+          password: registry.password,
+        },
+      ],
+    },
+    {
+      parent,
+      dependsOn: opts?.dependsOn,
+      retainOnDelete: true,
+      aliases: archImageAliases(b, parent),
+    },
+  );
+
+  // In a preview, a build that is about to run reports an empty digest (known, not unknown).
+  // Dependents then see an unknown base (they show as changing, and no policy mistakes a stand-in
+  // for an unpinned base); indexes see the per-arch tag. A real update always pins the digest.
+  const dryRun = pulumi.runtime.isDryRun();
+  const pinned = (pending: () => string) =>
+    image.digest.apply((digest) => {
+      if (digest) return `${b.repository}@${digest}`;
+      if (dryRun) return pending();
+      throw new Error(`build ${b.id}: the push of ${b.archRef} reported no digest`);
+    });
+  return {
+    image,
+    digest: image.digest,
+    platform: b.platform,
+    pinnedRef: pinned(() => pulumi.unknown as unknown as string),
+    indexSource: pinned(() => `${b.archRef}@${PENDING_DIGEST}`),
+  };
 }

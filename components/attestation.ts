@@ -123,7 +123,7 @@ let stored: pulumi.dynamic.ResourceProvider | undefined;
 
 /** Arguments of {@link Attestation}. */
 export interface AttestationArgs extends SupplyChainAccess {
-  /** The per-arch image by digest, `registry/repository@sha256:…` (ArchImage's pinned ref). */
+  /** The per-arch image by digest, `registry/repository@sha256:…` (the build's pinned ref). */
   ref: pulumi.Input<string>;
   /** Provenance facts of the build (planner build, builder, digests, source revision). */
   provenance: pulumi.Input<ProvenanceInput>;
@@ -133,7 +133,7 @@ export interface AttestationArgs extends SupplyChainAccess {
 
 /**
  * An SBOM (syft, from the pushed image) and a SLSA v1 provenance attached to one per-arch digest as
- * cosign attestations. Create it with `dependsOn` the ArchImage it attests.
+ * cosign attestations. Create it with `dependsOn` the build's Image it attests.
  */
 export class Attestation extends pulumi.dynamic.Resource {
   declare public readonly sbomDigest: pulumi.Output<string>;

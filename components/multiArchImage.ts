@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlannedImage, PlannedIndex } from "../estate/planner";
 import { BuildFacts, SourceRevision, provenanceFor } from "../lib/buildProvenance";
 import { SbomFormat, SigningKey, SupplyChainTools } from "../lib/supplyChain";
-import { ArchImage } from "./archImage";
+import { ArchImage, archImage } from "./archImage";
 import { Attestation } from "./attestation";
 import { IndexSignature } from "./indexSignature";
 import { IndexGuard } from "./indexGuard";
@@ -127,8 +127,8 @@ export interface MultiArchImageArgs extends EstateBuildOptions {
 }
 
 /**
- * One image of the estate: its per-architecture builds ({@link ArchImage}, each on its platform's
- * builder) and one `docker_build.Index` per tag whose sources are exactly that tag's per-arch digests.
+ * One image of the estate: its per-architecture builds (a `docker_build.Image` each, on its platform's
+ * builder, see {@link archImage}) and one `docker_build.Index` per tag whose sources are exactly that tag's per-arch digests.
  * An index depends on every per-arch build of its tag, so a failed build leaves the published index
  * untouched: it never moves to a half-built state. After each push an {@link IndexGuard} reads the
  * index back, and repairs it when refresh finds the tag moved by hand.
@@ -167,8 +167,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
       for (const c of build.contexts ?? []) {
         if (c.base.kind === "step") contextRefs[c.key] = this.archImages[c.base.build].pinnedRef;
       }
-      const arch = new ArchImage(
-        build.id,
+      const arch = archImage(
         {
           build,
           baseRef,
@@ -177,7 +176,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
           buildOnPreview: args.buildOnPreview,
           registryCache: args.registryCache,
         },
-        { parent: this, dependsOn: args.buildDependsOn },
+        this,
+        { dependsOn: args.buildDependsOn },
       );
       this.archImages[build.id] = arch;
       const sc = args.supplyChain;
@@ -195,7 +195,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             registry: args.registry,
             key: sc.key,
           },
-          { parent: this, dependsOn: [arch] },
+          { parent: this, dependsOn: [arch.image] },
         );
       }
     }

@@ -13,7 +13,7 @@ import { RegistryCredentials, clientFor } from "./credentials";
 
 /**
  * A source pinned by a real digest (what an update passes), as opposed to a preview's stand-in for a
- * build that has not run yet (the all-zero digest, see ArchImage).
+ * build that has not run yet (the all-zero digest, see archImage).
  */
 const PINNED = /@sha256:(?!0{64}$)[a-f0-9]{64}$/;
 

@@ -302,7 +302,7 @@ export function reasons(step: PreviewStep): string[] {
   return [...new Set(keys.map((k) => WHY[k] ?? k))].sort();
 }
 
-/** A build's id, image and variant from its labels (set by ArchImage), or from the resource name. */
+/** A build's id, image and variant from its labels (set by archImage), or from the resource name. */
 function buildOf(step: PreviewStep, op: string, urn: UrnParts): { image: string; b: BuildChange } {
   const state = step.newState ?? step.oldState;
   const inputs = state?.inputs ?? {};

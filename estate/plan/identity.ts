@@ -7,7 +7,7 @@
  * - {@link buildNames}: the Pulumi resource name, per-arch tag and cache ref of a (deduplicated)
  *   build. They come from its representative variant ({@link representativeVariant}), which depends
  *   only on which variants share the build, so reordering or renaming an unrelated variant renames
- *   nothing. The resource name is the ArchImage's (and its Image's) Pulumi name: a change to this
+ *   nothing. The resource name is the build's Image's Pulumi name: a change to this
  *   function renames resources and needs aliases (see components/archImage.ts).
  */
 import { createHash } from "crypto";

@@ -68,7 +68,7 @@ export interface PlannedBuild {
   id: string;
   /**
    * Names the build had under the declaration-order naming used before (see
-   * `formerRepresentative`), when they differ from `id`: the ArchImage aliases them.
+   * `formerRepresentative`), when they differ from `id`: its Image aliases them.
    */
   formerIds?: string[];
   /** Dedup key: a digest of the build's inputs only (see `buildKey`). */
@@ -107,7 +107,7 @@ export interface PlannedBuild {
   base?: BaseLink;
   baseArg: string;
   /**
-   * The catalog's `notSecret` names among this build's args (absent when none): the ArchImage puts
+   * The catalog's `notSecret` names among this build's args (absent when none): archImage puts
    * them in the Image label `NOT_SECRET_LABEL` (estate/secrets.ts) so the policy pack honours the
    * same opt-out.
    */

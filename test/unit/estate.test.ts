@@ -274,7 +274,9 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
       .map((r) => r.type);
     assert.equal(components.filter((t) => t === "dayu:estate:ImageEstate").length, 1);
     assert.equal(components.filter((t) => t === "dayu:estate:MultiArchImage").length, 20 + 1);
-    assert.equal(components.filter((t) => t === "dayu:estate:ArchImage").length, 60 + 6);
+    // Builds are children of their image's component: no wrapper per build (issue 11).
+    assert.equal(components.filter((t) => t === "dayu:estate:ArchImage").length, 0);
+    assert.equal(ofType("docker-build:index:Image").length, 60 + 6);
     assert.equal(components.filter((t) => t === "dayu:estate:MirroredImage").length, 6);
   });
 });
@@ -299,7 +301,7 @@ describe("components under mocks", () => {
     assert.equal(await promiseOf(reg.address), "reg.test:5000");
   });
 
-  it("parents an ArchImage's Image and an Index under MultiArchImage", async () => {
+  it("parents each build's Image and each Index under MultiArchImage", async () => {
     const { MultiArchImage } = await import("../../components/multiArchImage");
     const build = (arch: string) => plannedBuild("app", arch, { buildArgs: { A: "1" } });
     const img = new MultiArchImage("app", {
@@ -332,12 +334,8 @@ describe("components under mocks", () => {
     ]);
     // A URN names the parent's type and the resource's own type.
     assert.deepEqual(await typeChain(img.archImages["app/arm64"].image), [
-      "dayu:estate:ArchImage",
-      "docker-build:index:Image",
-    ]);
-    assert.deepEqual(await typeChain(img.archImages["app/arm64"]), [
       "dayu:estate:MultiArchImage",
-      "dayu:estate:ArchImage",
+      "docker-build:index:Image",
     ]);
   });
 
@@ -384,58 +382,68 @@ describe("components under mocks", () => {
     assert.match(args.BASE_IMAGE, /^reg\.test\/ns\/atom@sha256:[a-f0-9]{64}$/);
   });
 
-  it("aliases a renamed build's former name on its ArchImage and, inherited, on its Image", async () => {
-    const { ArchImage } = await import("../../components/archImage");
+  it("aliases a build's Image to its place under the former ArchImage wrapper, and its former names", async () => {
+    const { archImage } = await import("../../components/archImage");
+    const parent = new pulumi.ComponentResource("dayu:estate:MultiArchImage", "app");
     const build = plannedBuild("app", "arm64", {
       id: "app/v2/arm64",
       formerIds: ["app/v3/arm64"],
     });
-    const arch = new ArchImage(build.id, {
-      build,
-      registry: { address: "r.test", username: "u", password: "p" },
-    });
-    await promiseOf(arch.digest);
-    const aliasNames = async (r: pulumi.Resource) => {
-      const urns = (r as unknown as { __aliases: pulumi.Input<string>[] }).__aliases;
-      const all = await Promise.all(urns.map((u) => promiseOf(pulumi.output(u))));
-      return all.map((urn) => urn.slice(urn.lastIndexOf("::") + 2));
-    };
-    assert.deepEqual(await aliasNames(arch), ["app/v3/arm64"]);
-    // The Image is named like its ArchImage, so the alias it inherits (computed by the SDK, or by the
-    // engine from the parent's aliases) carries the former name too.
-    const inherited = pulumi.allAliases([], build.id, "docker-build:index:Image", arch, build.id);
-    const urns = await Promise.all(inherited.map((u) => promiseOf(pulumi.output(u))));
-    assert.deepEqual(
-      urns.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)),
-      ["app/v3/arm64"],
+    const arch = archImage(
+      { build, registry: { address: "r.test", username: "u", password: "p" } },
+      parent,
     );
-    assert.match(urns[0], /dayu:estate:ArchImage\$docker-build:index:Image::app\/v3\/arm64$/);
+    await promiseOf(arch.digest);
+    const urns = (arch.image as unknown as { __aliases: pulumi.Input<string>[] }).__aliases;
+    const all = await Promise.all(urns.map((u) => promiseOf(pulumi.output(u))));
+    const tail = (urn: string) => urn.slice(urn.indexOf("::", urn.indexOf("::") + 2) + 2);
+    assert.deepEqual(all.map(tail).sort(), [
+      // v1.x stacks: the Image under its ArchImage, today's name and the former one
+      "dayu:estate:MultiArchImage$dayu:estate:ArchImage$docker-build:index:Image::app/v2/arm64",
+      "dayu:estate:MultiArchImage$dayu:estate:ArchImage$docker-build:index:Image::app/v3/arm64",
+      // a rename after the wrapper went: the former name in today's place
+      "dayu:estate:MultiArchImage$docker-build:index:Image::app/v3/arm64",
+    ]);
+    assert.match(
+      await promiseOf(arch.image.urn),
+      /::dayu:estate:MultiArchImage\$docker-build:index:Image::app\/v2\/arm64$/,
+    );
   });
 
-  it("refuses an ArchImage whose planned base was not wired", async () => {
-    const { ArchImage } = await import("../../components/archImage");
+  it("refuses a build whose planned base was not wired", async () => {
+    const { archImage } = await import("../../components/archImage");
+    const parent = new pulumi.ComponentResource("dayu:estate:MultiArchImage", "orphan");
     assert.throws(
       () =>
-        new ArchImage("orphan", {
-          build: plannedBuild("x", "amd64", {
-            base: { kind: "build", image: "y", build: "y/amd64" },
-          }),
-          registry: { address: "r.test", username: "u", password: "p" },
-        }),
+        archImage(
+          {
+            build: plannedBuild("x", "amd64", {
+              base: { kind: "build", image: "y", build: "y/amd64" },
+            }),
+            registry: { address: "r.test", username: "u", password: "p" },
+          },
+          parent,
+        ),
       /build x\/amd64: the plan gives it a base but no baseRef was passed/,
     );
   });
 
-  it("refuses an ArchImage whose named context was not wired", async () => {
-    const { ArchImage } = await import("../../components/archImage");
+  it("refuses a build whose named context was not wired", async () => {
+    const { archImage } = await import("../../components/archImage");
+    const parent = new pulumi.ComponentResource("dayu:estate:MultiArchImage", "orphan-named");
     assert.throws(
       () =>
-        new ArchImage("orphan-named", {
-          build: plannedBuild("x", "amd64", {
-            contexts: [{ key: "dayuhub/y", base: { kind: "build", image: "y", build: "y/amd64" } }],
-          }),
-          registry: { address: "r.test", username: "u", password: "p" },
-        }),
+        archImage(
+          {
+            build: plannedBuild("x", "amd64", {
+              contexts: [
+                { key: "dayuhub/y", base: { kind: "build", image: "y", build: "y/amd64" } },
+              ],
+            }),
+            registry: { address: "r.test", username: "u", password: "p" },
+          },
+          parent,
+        ),
       /build x\/amd64: no pinned reference was passed for its named context\(s\) dayuhub\/y/,
     );
   });

@@ -48,7 +48,7 @@ function nameTable(plan: Plan): string {
 }
 
 /**
- * Today's names of the Dayu catalog. They are Pulumi resource names (ArchImage and its Image), tags
+ * Today's names of the Dayu catalog. They are Pulumi resource names (each build's Image), tags
  * in the registry and cache refs: if this test fails, existing stacks would replace these builds
  * unless the change adds aliases for the old names (see components/archImage.ts).
  */

@@ -45,7 +45,7 @@ const UNKNOWN_VALUE = (policyProxy as unknown as { unknownStringValue: string })
 
 type Props = Record<string, unknown>;
 
-/** `rtsp-server/amd64` as ArchImage declares it: one platform, named builder, per-arch tag and cache. */
+/** `rtsp-server/amd64` as archImage declares it: one platform, named builder, per-arch tag and cache. */
 function imageProps(mutate?: (p: Props) => void): Props {
   const cacheRef = `${REGISTRY}/dayuhub/rtsp-server:buildcache-default-amd64`;
   const p: Props = {
@@ -190,7 +190,7 @@ describe("policy pack dayu-estate-policies", () => {
   it("applies Image policies to Images only and Index policies to Indexes only", async () => {
     for (const p of imagePolicies) await assertNotApplicable(p, INDEX, indexProps());
     for (const p of indexPolicies) await assertNotApplicable(p, IMAGE, imageProps());
-    await assertNotApplicable(registryAuthRequired, "dayu:estate:ArchImage", {});
+    await assertNotApplicable(registryAuthRequired, "dayu:estate:MultiArchImage", {});
   });
 
   it("stays silent on values unknown during preview", async () => {

@@ -96,11 +96,13 @@ describe("registry cache switch", () => {
   it("leaves cacheFrom/cacheTo out of an Image when registryCache is false", async () => {
     reset();
     await installMocks("dayu-estate", "unit");
-    const { ArchImage } = await import("../../components/archImage");
+    const { archImage } = await import("../../components/archImage");
+    const parent = new pulumi.ComponentResource("dayu:estate:MultiArchImage", "x");
     const build = plannedBuild("x", "amd64");
     const registry = { address: "r.test", username: "u", password: "p" };
-    await promiseOf(new ArchImage("with", { build, registry }).digest);
-    await promiseOf(new ArchImage("without", { build, registry, registryCache: false }).digest);
+    await promiseOf(archImage({ build: { ...build, id: "with" }, registry }, parent).digest);
+    const uncached = { build: { ...build, id: "without" }, registry, registryCache: false };
+    await promiseOf(archImage(uncached, parent).digest);
     const images = ofType("docker-build:index:Image");
     const withCache = images.find((r) => r.name === "with")?.inputs;
     const without = images.find((r) => r.name === "without")?.inputs;
