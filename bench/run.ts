@@ -24,6 +24,8 @@ import { settingsFromStackFile } from "../estate/settings";
 import { countWrites } from "./events";
 import { affected, stepCounts, stepLines, stepsForStack } from "./scriptPlan";
 import {
+  CheckpointFacts,
+  checkpointFacts,
   buildSecondsByPlatform,
   perPlatformLine,
   ScaleResult,
@@ -651,6 +653,7 @@ async function runScale(
     log: path.join(BENCH, "logs", runId, `scale-${n}-${command}.log`),
     sample: true,
   });
+  const checkpoint = command === "up" && ran.code === 0 ? stackCheckpoint(stack) : undefined;
   if (command === "up") await cleanRegistry(runId, o);
   return {
     images: n,
@@ -660,8 +663,20 @@ async function runScale(
     seconds: [ran.seconds],
     nodePeakMiB: ran.nodePeakMiB ? [ran.nodePeakMiB] : [],
     cliPeakMiB: ran.selfPeakMiB ? [ran.selfPeakMiB] : [],
+    checkpoint,
     ok: ran.code === 0,
   };
+}
+
+/** The checkpoint of a bench stack, read from the file backend (`.pulumi/stacks/<project>/<stack>.json`). */
+function stackCheckpoint(stack: string): CheckpointFacts {
+  const stacks = path.join(BENCH, "state", ".pulumi", "stacks");
+  const file = fs
+    .readdirSync(stacks, { recursive: true, encoding: "utf8" })
+    .map((f) => path.join(stacks, f))
+    .find((f) => path.basename(f) === `${stack}.json`);
+  if (!file) throw new Error(`bench: no checkpoint of ${stack} under ${stacks}`);
+  return checkpointFacts(fs.readFileSync(file, "utf8"));
 }
 
 // --- main ------------------------------------------------------------------------------------------

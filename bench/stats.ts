@@ -130,7 +130,29 @@ export interface ScaleResult {
   nodePeakMiB: number[];
   /** Peak RSS of the pulumi CLI process (engine), per run. */
   cliPeakMiB: number[];
+  /** The checkpoint an `up` left: bytes of the state file and resources in it (absent for a preview). */
+  checkpoint?: CheckpointFacts;
   ok: boolean;
+}
+
+/** Size of a stack's checkpoint (the file the engine rewrites after every step of an `up`). */
+export interface CheckpointFacts {
+  bytes: number;
+  resources: number;
+}
+
+/**
+ * Bytes and resources of a file-backend checkpoint (`pulumi stack export` shape, or the state
+ * file's `{ checkpoint: { latest } }`). Throws naming what is missing.
+ */
+export function checkpointFacts(text: string): CheckpointFacts {
+  const doc = JSON.parse(text) as {
+    checkpoint?: { latest?: { resources?: unknown[] } };
+    deployment?: { resources?: unknown[] };
+  };
+  const resources = doc.checkpoint?.latest?.resources ?? doc.deployment?.resources;
+  if (!Array.isArray(resources)) throw new Error("not a Pulumi checkpoint: no resources list");
+  return { bytes: Buffer.byteLength(text), resources: resources.length };
 }
 
 /** The scaling table. */
@@ -142,6 +164,7 @@ export function scaleTable(rows: readonly ScaleResult[]): string {
     "wall",
     "node peak RSS",
     "engine peak RSS",
+    "checkpoint",
     "s per image",
   ];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
@@ -149,8 +172,11 @@ export function scaleTable(rows: readonly ScaleResult[]): string {
   for (const r of rows) {
     const wall = r.ok ? fmtSeconds(r.seconds) : `failed (${fmtSeconds(r.seconds)})`;
     const per = r.ok && r.seconds.length ? (median(r.seconds) / r.images).toFixed(2) : "—";
+    const cp = r.checkpoint
+      ? `${(r.checkpoint.bytes / 1e6).toFixed(2)} MB, ${r.checkpoint.resources} resources`
+      : "—";
     lines.push(
-      `| ${[r.command, r.images, `${r.builds} / ${r.indexes}`, wall, mib(r.nodePeakMiB), mib(r.cliPeakMiB), per].join(" | ")} |`,
+      `| ${[r.command, r.images, `${r.builds} / ${r.indexes}`, wall, mib(r.nodePeakMiB), mib(r.cliPeakMiB), cp, per].join(" | ")} |`,
     );
   }
   return lines.join("\n");

@@ -14,6 +14,7 @@ import {
   pairedRatio,
   ratio,
   scaleTable,
+  checkpointFacts,
   scenarioTable,
   spread,
 } from "../../bench/stats";
@@ -343,7 +344,32 @@ describe("bench: figures", () => {
         ok: true,
       },
     ]);
-    assert.match(scale, /\| preview \| 50 \| 120 \/ 90 \| 20\.0 s \| 400 MiB \| — \| 0\.40 \|/);
+    assert.match(
+      scale,
+      /\| preview \| 50 \| 120 \/ 90 \| 20\.0 s \| 400 MiB \| — \| — \| 0\.40 \|/,
+    );
+    const up = scaleTable([
+      {
+        images: 100,
+        builds: 278,
+        indexes: 253,
+        command: "up",
+        seconds: [300],
+        nodePeakMiB: [],
+        cliPeakMiB: [1000],
+        checkpoint: { bytes: 6_290_000, resources: 900 },
+        ok: true,
+      },
+    ]);
+    assert.match(up, /\| 1000 MiB \| 6\.29 MB, 900 resources \| 3\.00 \|/);
+  });
+
+  it("reads a checkpoint's size and resources from the state file, or refuses what is not one", () => {
+    const state = JSON.stringify({ checkpoint: { latest: { resources: [{}, {}, {}] } } });
+    assert.deepEqual(checkpointFacts(state), { bytes: state.length, resources: 3 });
+    const exported = JSON.stringify({ version: 3, deployment: { resources: [{}] } });
+    assert.equal(checkpointFacts(exported).resources, 1);
+    assert.throws(() => checkpointFacts("{}"), /not a Pulumi checkpoint: no resources list/);
   });
 
   it("counts the builds, indexes and mirror copies an up wrote from its event log, a replacement once", () => {
