@@ -33,26 +33,22 @@ export function projectRoot(dir: string = process.cwd()): string {
 }
 
 /**
- * Calls `method` of the provider `exportName` of the project module `file` (relative to the project
- * root) through scripts/provider-host.js. Runs inside the dynamic provider process, so it captures
- * nothing: the closure serializer copies a function by value, twice per resource, with everything it
- * references; the loading lives in the host file.
+ * What every method of a stub calls: `method` of the provider `exportName` of the project module
+ * `file` (relative to the project root), through scripts/provider-host.js. Runs inside the dynamic
+ * provider process, so it captures only the two strings: the closure serializer copies a function by
+ * value, twice per resource, with everything it references; the loading lives in the host file.
  */
-function call(file: string, exportName: string, method: string, args: unknown[]): unknown {
-  const p = require("path") as typeof import("path");
-  const fs = require("fs") as typeof import("fs");
-  let root = process.cwd();
-  while (!fs.existsSync(p.join(root, "Pulumi.yaml"))) {
-    if (p.dirname(root) === root) throw new Error(`no Pulumi.yaml above ${process.cwd()}`);
-    root = p.dirname(root);
-  }
-  return require(p.join(root, "scripts/provider-host.js")).call(
-    root,
-    file,
-    exportName,
-    method,
-    args,
-  );
+function forwarder(file: string, exportName: string) {
+  return function (method: string, args: unknown[]): unknown {
+    const p = require("path") as typeof import("path");
+    let root = process.cwd();
+    while (!(require("fs") as typeof import("fs")).existsSync(p.join(root, "Pulumi.yaml"))) {
+      if (p.dirname(root) === root) throw new Error(`no Pulumi.yaml above ${process.cwd()}`);
+      root = p.dirname(root);
+    }
+    const host = require(p.join(root, "scripts/provider-host.js"));
+    return host.call(root, file, exportName, method, args);
+  };
 }
 
 /** The optional methods of a dynamic provider, forwarded only when the real provider has them. */
@@ -77,11 +73,10 @@ export function moduleProvider(file: string, exportName: string): pulumi.dynamic
   const source = rel.startsWith(`${COMPILED_DIR}/`) ? rel.slice(COMPILED_DIR.length + 1) : rel;
   const real = require(file)[exportName] as Record<string, unknown> | undefined;
   if (!real) throw new Error(`${file} exports no dynamic provider ${exportName}`);
-  const forward = (method: string) =>
-    async function (...args: unknown[]) {
-      return call(source, exportName, method, args);
-    };
+  const go = forwarder(source, exportName);
   const stub: Record<string, unknown> = {};
-  for (const m of METHODS) if (typeof real[m] === "function") stub[m] = forward(m);
+  // Each method captures only its name and `go` (one copy in the serialized text).
+  for (const m of METHODS)
+    if (typeof real[m] === "function") stub[m] = async (...a: unknown[]) => go(m, a);
   return stub as unknown as pulumi.dynamic.ResourceProvider;
 }

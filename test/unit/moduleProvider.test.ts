@@ -44,7 +44,7 @@ describe("module providers (the provider stored in state)", () => {
 
   it("serializes IndexGuard's provider small and without this checkout's path", async () => {
     const text = await serialized(moduleProvider(GUARD, "indexGuardProvider"));
-    assert.ok(text.length < 3000, `${text.length} bytes`);
+    assert.ok(text.length < 2200, `${text.length} bytes`);
     assert.ok(text.includes('"components/indexGuardProvider.ts"'));
     assert.ok(!text.includes(ROOT), "the serialized provider names this checkout's path");
     // The same text whatever the program's working directory: a second checkout sees no change.
@@ -64,7 +64,7 @@ describe("module providers (the provider stored in state)", () => {
       ["../../components/indexSignature", "sharedProvider"],
     ]) {
       const text = await serialized(moduleProvider(require.resolve(file), name));
-      assert.ok(text.length < 3500, `${file}: ${text.length} bytes`);
+      assert.ok(text.length < 2500, `${file}: ${text.length} bytes`);
       assert.ok(!text.includes(ROOT), `${file}: names this checkout's path`);
     }
   });
