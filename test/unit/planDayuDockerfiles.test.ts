@@ -404,14 +404,23 @@ describe("staged contexts", () => {
   });
 });
 
-describe("our stand-in Dockerfiles (dockerfiles/build)", () => {
+describe("our stand-in Dockerfiles (dockerfiles/build, dockerfiles/atom)", () => {
   // BuildKit's InvalidDefaultArgInFrom check expands each FROM with the ARG defaults alone (no build
   // args) and warns, on every build, when the result is not a valid image name. The estate always
   // passes its own args; the defaults only keep our files free of that warning.
-  const dir = path.resolve(__dirname, "../../dockerfiles/build");
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".Dockerfile"))) {
+  const root = path.resolve(__dirname, "../../dockerfiles");
+  const ours = fs
+    .readdirSync(root, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".Dockerfile") || /(^|\/)\d+-Dockerfile-[^/]+$/.test(f))
+    .sort();
+  it("covers every stand-in Dockerfile, the Atom chain's steps too", () => {
+    assert.ok(ours.includes("build/datasource.Dockerfile"));
+    assert.ok(ours.includes("atom/stock/10-Dockerfile-base"));
+    assert.ok(ours.length >= 26, ours.join(", "));
+  });
+  for (const file of ours) {
     it(`${file}: every FROM names a valid image with the ARG defaults alone`, () => {
-      const text = fs.readFileSync(path.join(dir, file), "utf8");
+      const text = fs.readFileSync(path.join(root, file), "utf8");
       const resolved = resolveDockerfile(text, { file, platform: "linux/amd64" });
       const froms = resolved.references.filter((r) => r.kind === "from");
       assert.ok(froms.length > 0, `${file} has no external FROM`);
