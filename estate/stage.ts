@@ -133,7 +133,8 @@ export function isCurrent(
   return (
     staged.size === source.size &&
     staged.mode === source.mode &&
-    Math.trunc(staged.mtimeMs) === Math.trunc(source.mtimeMs)
+    // utimes takes seconds as a double: the copy's time is the source's to well under a millisecond.
+    Math.abs(staged.mtimeMs - source.mtimeMs) < 1
   );
 }
 
@@ -210,7 +211,7 @@ export function stageContexts(plan: Plan, projectDir: string): Plan {
     }
     fs.copyFileSync(w.from, to);
     fs.chmodSync(to, source.mode);
-    fs.utimesSync(to, new Date(source.mtimeMs), new Date(source.mtimeMs));
+    fs.utimesSync(to, source.mtimeMs / 1000, source.mtimeMs / 1000);
   }
   return {
     ...plan,
