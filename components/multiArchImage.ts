@@ -202,7 +202,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     const summaries = indexes.map((index) => this.publish(index, args).summary);
     this.summary = pulumi.all(summaries).apply((entries) => Object.fromEntries(entries));
-    this.registerOutputs({ summary: this.summary });
+    // The summary is the stack's output (index.ts); a copy in this component's state would be one
+    // more in every checkpoint the engine rewrites (issue 11), and nothing reads it there.
+    this.registerOutputs({});
   }
 
   /**

@@ -104,7 +104,9 @@ export class PromotedEstate extends pulumi.ComponentResource {
       for (const [image, tag, s] of all) (out[image] ??= {})[tag] = s;
       return out;
     });
-    this.registerOutputs({ summary: this.summary });
+    // The summary is the stack's output (index.ts); a copy in this component's state would be one
+    // more in every checkpoint the engine rewrites (issue 11), and nothing reads it there.
+    this.registerOutputs({});
   }
 
   /** One index: its lock (release tags on protected stacks), its Index and its read-back. */
