@@ -159,7 +159,7 @@ describe("staging on disk", () => {
     const names = Array.from({ length: 40 }, (_, i) => `app/t${i}.txt`);
     names.forEach((n, i) => {
       write(`src/${n}`, `${i}\n`);
-      const t = 1795863662.033147359 + i * 0.000731;
+      const t = 1795863662 + 0.033147 + i * 0.000731;
       fs.utimesSync(path.join(root, "src", n), t, t);
     });
     stageContexts(planOf("one"), root);
