@@ -127,9 +127,9 @@ export interface MultiArchImageArgs extends EstateBuildOptions {
 }
 
 /**
- * One image of the estate: its per-architecture builds (a `docker_build.Image` each, on its platform's
- * builder, see {@link archImage}) and one `docker_build.Index` per tag whose sources are exactly that tag's per-arch digests.
- * An index depends on every per-arch build of its tag, so a failed build leaves the published index
+ * One image of the estate: its per-architecture builds (a `docker_build.Image` each, on its
+ * platform's builder, see {@link archImage}) and one `docker_build.Index` per tag whose sources are
+ * exactly that tag's per-arch digests. An index depends on every per-arch build of its tag, so a failed build leaves the published index
  * untouched: it never moves to a half-built state. After each push an {@link IndexGuard} reads the
  * index back, and repairs it when refresh finds the tag moved by hand.
  */

@@ -62,8 +62,12 @@ export function stagingOf(build: PlannedBuild): Staging {
   return { dir, context, dockerfile, copies };
 }
 
-/** One entry of the staging tree: a folder, or a file or symlink copied from `from`. */
-export type StagedEntry = { kind: "dir" } | { kind: "file" | "symlink"; from: string };
+/**
+ * One entry of the staging tree: a folder, or a file or symlink copied from `from`, with the source's
+ * `stat` as the walk read it (so the copy step reads no source twice).
+ */
+export type StagedEntry =
+  { kind: "dir" } | { kind: "file" | "symlink"; from: string; stat: EntryStat };
 
 /** How a staged entry is seen on disk: an `lstat` reduced to what staging compares. */
 export interface EntryStat {
@@ -104,7 +108,7 @@ export function stagedEntries(
       out.set(to, { kind: "dir" });
       for (const name of list(from).sort()) walk(path.join(from, name), path.posix.join(to, name));
     } else if (st.kind === "file" || st.kind === "symlink") {
-      out.set(to, { kind: st.kind, from });
+      out.set(to, { kind: st.kind, from, stat: st });
     } else {
       throw new Error(`staging: ${from} is neither a file, a folder nor a symlink`);
     }
@@ -166,10 +170,11 @@ function lstatEntry(p: string): EntryStat | undefined {
  */
 export function stageContexts(plan: Plan, projectDir: string): Plan {
   const root = path.join(projectDir, STAGING_ROOT);
-  const stagings = plan.images.flatMap((image) => image.builds.map((b) => stagingOf(b)));
+  const perImage = plan.images.map((image) => image.builds.map((b) => stagingOf(b)));
+  const stagings = perImage.flat();
   const want = stagedEntries(
     stagings.flatMap((s) => s.copies),
-    (p) => lstatEntry(p),
+    lstatEntry,
     (d) => fs.readdirSync(d),
     root,
   );
@@ -200,8 +205,7 @@ export function stageContexts(plan: Plan, projectDir: string): Plan {
       fs.mkdirSync(to, { recursive: true });
       continue;
     }
-    const source = lstatEntry(w.from);
-    if (!source) throw new Error(`staging: ${w.from} disappeared while staging`);
+    const source = w.stat;
     const target = (p: "source" | "staged") => fs.readlinkSync(p === "source" ? w.from : to);
     if (isCurrent(source, lstatEntry(to), target)) continue;
     fs.rmSync(to, { force: true });
@@ -215,10 +219,10 @@ export function stageContexts(plan: Plan, projectDir: string): Plan {
   }
   return {
     ...plan,
-    images: plan.images.map((image) => ({
+    images: plan.images.map((image, i) => ({
       ...image,
-      builds: image.builds.map((b) => {
-        const s = stagingOf(b);
+      builds: image.builds.map((b, j) => {
+        const s = perImage[i][j];
         return { ...b, context: s.context, dockerfile: s.dockerfile };
       }),
     })),

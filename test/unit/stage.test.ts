@@ -58,11 +58,19 @@ describe("staging, pure", () => {
       "s/b": { kind: "dir" },
       "s/b/context": { kind: "dir" },
       "s/b/context/app": { kind: "dir" },
-      "s/b/context/app/a.sh": { kind: "file", from: "/r/app/a.sh" },
-      "s/b/context/app/current": { kind: "symlink", from: "/r/app/current" },
+      "s/b/context/app/a.sh": { kind: "file", from: "/r/app/a.sh", stat: disk["/r/app/a.sh"] },
+      "s/b/context/app/current": {
+        kind: "symlink",
+        from: "/r/app/current",
+        stat: disk["/r/app/current"],
+      },
       "s/b/context/app/lib": { kind: "dir" },
-      "s/b/context/app/lib/x.py": { kind: "file", from: "/r/app/lib/x.py" },
-      "s/b/Dockerfile": { kind: "file", from: "/r/Dockerfile" },
+      "s/b/context/app/lib/x.py": {
+        kind: "file",
+        from: "/r/app/lib/x.py",
+        stat: disk["/r/app/lib/x.py"],
+      },
+      "s/b/Dockerfile": { kind: "file", from: "/r/Dockerfile", stat: disk["/r/Dockerfile"] },
     });
   });
 
