@@ -14,8 +14,8 @@ export {
  */
 const provider = moduleProvider(require.resolve("./indexGuardProvider"), "indexGuardProvider");
 
-/** Arguments of {@link IndexGuard}. */
-export interface IndexGuardArgs {
+/** One index of an {@link IndexGuard}: what its tag must serve. */
+export interface GuardedIndexArgs {
   /** The index tag, `registry/repository:tag`. */
   tag: pulumi.Input<string>;
   /** The per-arch sources of the index (`repository@sha256:...`). */
@@ -26,6 +26,12 @@ export interface IndexGuardArgs {
   atLeast?: boolean;
   /** The index digest the tag must serve (a promoted index: its source's). Default: any. */
   digest?: pulumi.Input<string>;
+}
+
+/** Arguments of {@link IndexGuard}. */
+export interface IndexGuardArgs {
+  /** The image's indexes, by index id (`image:tag`, the name of each tag's Index resource). */
+  indexes: Record<string, GuardedIndexArgs>;
   /** Registry credentials (secret). */
   registry: pulumi.Input<RegistryCredentials>;
   /** PEM CA of the registry, when not in the system store. */
@@ -33,34 +39,52 @@ export interface IndexGuardArgs {
 }
 
 /**
- * Guards one published index: reads it back after each push (exact platforms, the right builds, the
- * right architecture in each image config), detects on `pulumi refresh` a tag moved or deleted behind
- * the program's back, and restores it on the next `pulumi up`. Create it with `dependsOn` the Index.
+ * Guards the published indexes of one image (one resource for all its tags: every resource costs
+ * each `up` and every checkpoint, issue 11): reads each back after the pushes (exact platforms, the
+ * right builds, the right architecture in each image config), detects on `pulumi refresh` a tag moved
+ * or deleted behind the program's back, and restores it on the next `pulumi up`. Create it with
+ * `dependsOn` the image's Indexes.
  */
 export class IndexGuard extends pulumi.dynamic.Resource {
-  declare public readonly publishedDigest: pulumi.Output<string>;
-  declare public readonly liveDigest: pulumi.Output<string>;
-  declare public readonly servedPlatforms: pulumi.Output<Record<string, string>>;
+  /** Index id → the digest published and read back under its tag. */
+  declare public readonly publishedDigests: pulumi.Output<Record<string, string>>;
+  /** Index id → what the tag served at the last read ("absent": the tag is gone). */
+  declare public readonly liveDigests: pulumi.Output<Record<string, string>>;
+  /** Index id → platform → child digest of the published index. */
+  declare public readonly servedPlatforms: pulumi.Output<Record<string, Record<string, string>>>;
   declare public readonly stateVersion: pulumi.Output<number>;
 
   constructor(name: string, args: IndexGuardArgs, opts?: pulumi.CustomResourceOptions) {
+    const indexes = Object.fromEntries(
+      Object.entries(args.indexes).map(([id, i]) => [
+        id,
+        {
+          tag: i.tag,
+          sources: i.sources,
+          platforms: i.platforms,
+          atLeast: i.atLeast ?? false,
+          digest: i.digest ?? "",
+        },
+      ]),
+    );
     super(
       provider,
       name,
       {
-        tag: args.tag,
-        sources: args.sources,
-        platforms: args.platforms,
-        atLeast: args.atLeast ?? false,
-        digest: args.digest ?? "",
+        indexes,
         registry: pulumi.secret(args.registry),
         caCert: args.caCert ?? "",
-        publishedDigest: undefined,
-        liveDigest: undefined,
+        publishedDigests: undefined,
+        liveDigests: undefined,
         servedPlatforms: undefined,
         stateVersion: undefined,
       },
       { ...opts, additionalSecretOutputs: ["registry"] },
     );
+  }
+
+  /** The digest published under one index's tag (unknown until the guard has read it back). */
+  digestOf(id: string): pulumi.Output<string> {
+    return this.publishedDigests.apply((d) => d?.[id] ?? "");
   }
 }

@@ -8,54 +8,71 @@ import { readBackIndex } from "../lib/indexCheck";
 import { RegistryClient, RegistryError, splitRef } from "../lib/registry";
 import { RegistryCredentials, clientFor } from "./credentials";
 
-/** Inputs of the guard as the dynamic provider sees them (resolved). */
-export interface GuardInputs {
+/** One index a guard reads back (resolved inputs). */
+export interface GuardedIndex {
+  /** The index tag, `registry/repository:tag`. */
   tag: string;
+  /** The per-arch sources of the index (`repository@sha256:...`). */
   sources: string[];
+  /** Platforms the index must hold. */
   platforms: string[];
+  /** Accept extra platforms (mirrored upstream indexes). */
   atLeast: boolean;
   /** The index digest the tag must serve ("" for any: a built index's digest is the push's). */
   digest?: string;
+}
+
+/** Inputs of the guard as the dynamic provider sees them (resolved): one image's indexes by id. */
+export interface GuardInputs {
+  /** Index id (`image:tag`, the Index resource's name) → what it must hold. */
+  indexes: Record<string, GuardedIndex>;
   registry: RegistryCredentials;
   caCert?: string;
 }
 
-/** Inputs that, when changed, mean a different index (states written before `digest` lack it). */
-function inputsChanged(olds: GuardInputs, news: GuardInputs): boolean {
+/** Whether an index now means a different one (another tag, other sources, platforms or digest). */
+function indexChanged(old: GuardedIndex | undefined, next: GuardedIndex): boolean {
   return (
-    JSON.stringify(olds.sources) !== JSON.stringify(news.sources) ||
-    JSON.stringify(olds.platforms) !== JSON.stringify(news.platforms) ||
-    (olds.digest ?? "") !== (news.digest ?? "")
+    !old ||
+    old.tag !== next.tag ||
+    JSON.stringify(old.sources) !== JSON.stringify(next.sources) ||
+    JSON.stringify(old.platforms) !== JSON.stringify(next.platforms) ||
+    old.atLeast !== next.atLeast ||
+    (old.digest ?? "") !== (next.digest ?? "")
   );
 }
 
 /**
- * State: the inputs plus digests, nothing the registry already holds. A drifted tag is put back from
- * the registry itself (the published index by its digest), not from a copy in the stack.
+ * State: the inputs plus digests, by index id, nothing the registry already holds. A drifted tag is
+ * put back from the registry itself (the published index by its digest), not from a copy in the stack.
  */
 export interface GuardState extends GuardInputs {
-  /** Digest the program published (and verified) under the tag. */
-  publishedDigest: string;
-  /** Digest the registry served at the last create/update/refresh; "absent" when the tag is gone. */
-  liveDigest: string;
-  /** Platform → child digest of the published index. */
-  servedPlatforms: Record<string, string>;
+  /** Index id → digest the program published (and verified) under its tag. */
+  publishedDigests: Record<string, string>;
+  /** Index id → digest the registry served at the last create/update/refresh; "absent": tag gone. */
+  liveDigests: Record<string, string>;
+  /** Index id → platform → child digest of the published index. */
+  servedPlatforms: Record<string, Record<string, string>>;
   /** {@link GUARD_STATE_VERSION} of the provider that wrote this state. */
   stateVersion?: number;
-  /** Version 2 states only: the published index bytes (base64), dropped by the next update. */
-  manifest?: string;
-  /** Version 2 states only: the media type of `manifest`. */
-  mediaType?: string;
+}
+
+/** The ids of a state's indexes whose tag serves something other than what was published. */
+export function driftedIndexes(
+  state: Pick<GuardState, "publishedDigests" | "liveDigests">,
+): string[] {
+  return Object.keys(state.publishedDigests ?? {})
+    .filter((id) => state.liveDigests?.[id] !== state.publishedDigests[id])
+    .sort();
 }
 
 /**
  * Version of the guard's state. Raising it makes the next `up` update every guard once (a
  * read-back, nothing pushed).
- * 2: `read` prefers the stack's current credentials.
- * 3: lean state: no copy of the index bytes, and the provider stored in state is a stub that loads
- *    this module (a refresh runs the checkout's current code).
+ * 4: one guard per image, its indexes' digests by index id (versions 2-3 guarded one tag each; those
+ *    resources are gone from the program, so the engine deletes them, which touches no registry).
  */
-export const GUARD_STATE_VERSION = 3;
+export const GUARD_STATE_VERSION = 4;
 
 /** What a dynamic provider's `configure` receives: the stack's config (secrets decrypted). */
 export interface StackConfigReader {
@@ -104,46 +121,46 @@ export function refusedOnRefresh(tag: string, creds: RegistryCredentials): strin
   );
 }
 
+/** Reads every index of an image back (each tag's reads in parallel; an image has a few tags). */
 async function verify(i: GuardInputs, client: RegistryClient): Promise<GuardState> {
-  const back = await readBackIndex(client, { ...i, digest: i.digest || undefined });
+  const ids = Object.keys(i.indexes).sort();
+  const backs = await Promise.all(
+    ids.map((id) => {
+      const want = i.indexes[id];
+      return readBackIndex(client, { ...want, digest: want.digest || undefined });
+    }),
+  );
   return {
     ...i,
-    publishedDigest: back.digest,
-    liveDigest: back.digest,
-    servedPlatforms: back.platforms,
+    publishedDigests: Object.fromEntries(ids.map((id, n) => [id, backs[n].digest])),
+    liveDigests: Object.fromEntries(ids.map((id, n) => [id, backs[n].digest])),
+    servedPlatforms: Object.fromEntries(ids.map((id, n) => [id, backs[n].platforms])),
     stateVersion: GUARD_STATE_VERSION,
   };
 }
 
 /**
- * Puts the published index back under its tag: the registry keeps a manifest by digest when a tag
- * moves, so the exact bytes come from there. A version 2 state's own copy serves when the digest is
- * gone too (deleted by digest, or garbage-collected).
+ * Puts a published index back under its tag: the registry keeps a manifest by digest when a tag
+ * moves, so the exact bytes come from there.
  */
 export async function restorePublished(
   client: RegistryClient,
-  olds: Pick<GuardState, "tag" | "publishedDigest" | "manifest" | "mediaType">,
+  tag: string,
+  publishedDigest: string,
 ): Promise<void> {
-  const { repository, reference } = splitRef(olds.tag);
-  let body: Buffer;
-  let mediaType: string;
+  const { repository, reference } = splitRef(tag);
+  let m: Awaited<ReturnType<RegistryClient["getManifest"]>>;
   try {
-    const m = await client.getManifest(repository, olds.publishedDigest);
-    body = m.body;
-    mediaType = m.mediaType;
+    m = await client.getManifest(repository, publishedDigest);
   } catch (err) {
     if (!(err instanceof RegistryError && err.status === 404)) throw err;
-    if (!olds.manifest || !olds.mediaType) {
-      throw new Error(
-        `${olds.tag} was published as ${olds.publishedDigest}, which the registry no longer holds ` +
-          `(deleted by digest or garbage-collected): publish it again by replacing its Index, ` +
-          `pulumi up --replace <the Index's URN>`,
-      );
-    }
-    body = Buffer.from(olds.manifest, "base64");
-    mediaType = olds.mediaType;
+    throw new Error(
+      `${tag} was published as ${publishedDigest}, which the registry no longer holds ` +
+        `(deleted by digest or garbage-collected): publish it again by replacing its Index, ` +
+        `pulumi up --replace <the Index's URN>`,
+    );
   }
-  await client.putManifest(repository, reference, body, mediaType);
+  await client.putManifest(repository, reference, m.body, m.mediaType);
 }
 
 /** Makes the registry client for some credentials (tests: a plain-HTTP fake registry). */
@@ -181,43 +198,59 @@ export function guardProvider(clientOf: ClientFactory = clientFor): IndexGuardPr
 
     async create(inputs: GuardInputs) {
       const outs = await verify(inputs, clientOf(inputs.registry, inputs.caCert));
-      return { id: inputs.tag, outs };
+      return { id: guardId(inputs), outs };
     },
 
     async read(id: string, props: GuardState) {
-      const { repository, reference } = splitRef(props.tag);
       const creds = currentCredentials(props.registry, this.stackConfig);
-      let live: string | undefined;
-      try {
-        live = await clientOf(creds, props.caCert).resolve(repository, reference);
-      } catch (err) {
-        if (err instanceof RegistryError && err.status === 401)
-          throw new Error(refusedOnRefresh(props.tag, creds));
-        throw err;
+      const client = clientOf(creds, props.caCert);
+      const liveDigests: Record<string, string> = {};
+      for (const [key, index] of Object.entries(props.indexes ?? {})) {
+        const { repository, reference } = splitRef(index.tag);
+        try {
+          liveDigests[key] = (await client.resolve(repository, reference)) ?? "absent";
+        } catch (err) {
+          if (err instanceof RegistryError && err.status === 401)
+            throw new Error(refusedOnRefresh(index.tag, creds));
+          throw err;
+        }
       }
-      return { id, props: { ...props, liveDigest: live ?? "absent" } };
+      return { id, props: { ...props, liveDigests } };
     },
 
     async diff(_id: string, olds: GuardState, news: GuardInputs) {
-      const changed = olds.tag !== news.tag || inputsChanged(olds, news);
-      const drifted = olds.liveDigest !== olds.publishedDigest;
+      const before = olds.indexes ?? {};
+      const changed =
+        JSON.stringify(Object.keys(before).sort()) !==
+          JSON.stringify(Object.keys(news.indexes).sort()) ||
+        Object.entries(news.indexes).some(([id, index]) => indexChanged(before[id], index));
+      const drifted = olds.stateVersion === GUARD_STATE_VERSION && driftedIndexes(olds).length > 0;
       const outdated = olds.stateVersion !== GUARD_STATE_VERSION;
-      return {
-        changes: changed || drifted || outdated,
-        replaces: olds.tag !== news.tag ? ["tag"] : [],
-        deleteBeforeReplace: false,
-      };
+      return { changes: changed || drifted || outdated, replaces: [], deleteBeforeReplace: false };
     },
 
     async update(_id: string, olds: GuardState, news: GuardInputs) {
       const client = clientOf(news.registry, news.caCert);
-      if (!inputsChanged(olds, news) && olds.liveDigest !== olds.publishedDigest) {
-        await restorePublished(client, olds);
+      // A tag moved or deleted behind the program's back gets its published index back, unless the
+      // program now declares something else for it (then the Index has pushed that).
+      if (olds.stateVersion === GUARD_STATE_VERSION) {
+        for (const id of driftedIndexes(olds)) {
+          const next = news.indexes[id];
+          if (next && !indexChanged(olds.indexes[id], next))
+            await restorePublished(client, next.tag, olds.publishedDigests[id]);
+        }
       }
       return { outs: await verify(news, client) };
     },
     // No delete: registry content is kept, like the Index it guards (retainOnDelete).
   };
+}
+
+/** A guard's id: the repository of its indexes (one image's), or its first tag. */
+export function guardId(inputs: GuardInputs): string {
+  const tags = Object.values(inputs.indexes).map((i) => i.tag);
+  const repositories = new Set(tags.map((t) => t.slice(0, t.lastIndexOf(":"))));
+  return repositories.size === 1 ? [...repositories][0] : [...tags].sort()[0];
 }
 
 /** The provider the stored stub loads (components/moduleProvider.ts). */

@@ -23,6 +23,8 @@ export class MirroredImage extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:MirroredImage";
 
   public readonly indexes: dockerBuild.Index[];
+  /** Read-back and drift repair of every copied tag. */
+  public readonly guard: IndexGuard;
   /** `registry/repository@sha256:...` of the mirrored copy. */
   public readonly pinnedRef: pulumi.Output<string>;
 
@@ -36,10 +38,11 @@ export class MirroredImage extends pulumi.ComponentResource {
       );
     }
     const registry = pulumi.output(args.registry);
+    const ids = m.refs.map((ref) => `${name}:${ref.slice(ref.lastIndexOf(":") + 1)}`);
     this.indexes = m.refs.map(
-      (ref) =>
+      (ref, n) =>
         new dockerBuild.Index(
-          `${name}:${ref.slice(ref.lastIndexOf(":") + 1)}`,
+          ids[n],
           {
             tag: ref,
             sources: [m.source],
@@ -53,27 +56,26 @@ export class MirroredImage extends pulumi.ComponentResource {
           { parent: this, retainOnDelete: true },
         ),
     );
-    // The copy must hold at least the platforms the estate needs from it.
-    const guards = this.indexes.map(
-      (idx, n) =>
-        new IndexGuard(
-          `${name}:${m.refs[n].slice(m.refs[n].lastIndexOf(":") + 1)}`,
-          {
-            tag: m.refs[n],
-            sources: [m.source],
-            platforms: m.platforms,
-            atLeast: true,
-            registry: args.registry,
-            caCert: args.caCert,
-          },
-          { parent: this, dependsOn: [idx] },
+    // Every copy must hold at least the platforms the estate needs from it: one guard reads them all.
+    this.guard = new IndexGuard(
+      name,
+      {
+        indexes: Object.fromEntries(
+          m.refs.map((ref, n) => [
+            ids[n],
+            { tag: ref, sources: [m.source], platforms: m.platforms, atLeast: true },
+          ]),
         ),
+        registry: args.registry,
+        caCert: args.caCert,
+      },
+      { parent: this, dependsOn: this.indexes },
     );
     // The digest is the one the guard read back from the registry, not docker-build's `ref`: a refresh
     // whose credentials the registry refuses leaves the Index's `ref` without a digest (docker-build
     // skips the read), and nothing published may hang on that. Before the first push (a preview) the
     // digest is unknown: dependents then see an unknown base, as for a pending build.
-    this.pinnedRef = guards[0].publishedDigest.apply((digest) => {
+    this.pinnedRef = this.guard.digestOf(ids[0]).apply((digest) => {
       if (digest) return `${m.repository}@${digest}`;
       throw new Error(`mirror ${m.name}: the read-back of ${m.refs[0]} found no digest`);
     });

@@ -6,7 +6,7 @@ import { SbomFormat, SigningKey, SupplyChainTools } from "../lib/supplyChain";
 import { ArchImage, archImage } from "./archImage";
 import { Attestation } from "./attestation";
 import { IndexSignature } from "./indexSignature";
-import { IndexGuard } from "./indexGuard";
+import { GuardedIndexArgs, IndexGuard } from "./indexGuard";
 import { listedForReplace } from "../estate/promote";
 import { ReleaseLock } from "./releaseLock";
 import { RegistryCredentials } from "./credentials";
@@ -126,20 +126,28 @@ export interface MultiArchImageArgs extends EstateBuildOptions {
   contextRefs?: Readonly<Record<string, Readonly<Record<string, pulumi.Input<string>>>>>;
 }
 
+/** One tag as {@link MultiArchImage} publishes it: its Index and what its guard must find. */
+interface PublishedTag {
+  index: PlannedIndex;
+  idx: dockerBuild.Index;
+  parts: { platform: string; ref: pulumi.Output<string>; source: pulumi.Input<string> }[];
+  guarded: GuardedIndexArgs;
+}
+
 /**
  * One image of the estate: its per-architecture builds (a `docker_build.Image` each, on its
  * platform's builder, see {@link archImage}) and one `docker_build.Index` per tag whose sources are
  * exactly that tag's per-arch digests. An index depends on every per-arch build of its tag, so a failed build leaves the published index
- * untouched: it never moves to a half-built state. After each push an {@link IndexGuard} reads the
- * index back, and repairs it when refresh finds the tag moved by hand.
+ * untouched: it never moves to a half-built state. After the pushes one {@link IndexGuard} reads
+ * every index back, and repairs a tag when refresh finds it moved by hand.
  */
 export class MultiArchImage extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:MultiArchImage";
 
   public readonly archImages: Record<string, ArchImage> = {};
   public readonly indexes: Record<string, dockerBuild.Index> = {};
-  /** Read-back and drift repair of each index, by tag. */
-  public readonly guards: Record<string, IndexGuard> = {};
+  /** Read-back and drift repair of every index of the image. */
+  public readonly guard: IndexGuard;
   /** SBOM and provenance of each final build, by build id (with a supply chain). */
   public readonly attestations: Record<string, Attestation> = {};
   /** Signature of each index, by tag (with a supply chain). */
@@ -200,7 +208,18 @@ export class MultiArchImage extends pulumi.ComponentResource {
       }
     }
 
-    const summaries = indexes.map((index) => this.publish(index, args).summary);
+    const published = indexes.map((index) => this.publish(index, args));
+    // One guard reads every tag of the image back, after all of them are pushed.
+    this.guard = new IndexGuard(
+      args.image.name,
+      {
+        indexes: Object.fromEntries(published.map((p) => [p.index.id, p.guarded])),
+        registry: args.registry,
+        caCert: args.caCert,
+      },
+      { parent: this, dependsOn: published.map((p) => p.idx) },
+    );
+    const summaries = published.map((p) => this.readBack(p.index, p.parts, args));
     this.summary = pulumi.all(summaries).apply((entries) => Object.fromEntries(entries));
     // The summary is the stack's output (index.ts); a copy in this component's state would be one
     // more in every checkpoint the engine rewrites (issue 11), and nothing reads it there.
@@ -208,13 +227,11 @@ export class MultiArchImage extends pulumi.ComponentResource {
   }
 
   /**
-   * One tag: its Index (after a {@link ReleaseLock} on protected stacks) and the {@link IndexGuard}
-   * that reads it back. The Index waits for every build of its tag through its sources.
+   * One tag: its Index (after a {@link ReleaseLock} on protected stacks) and what the image's
+   * {@link IndexGuard} must find under it. The Index waits for every build of its tag through its
+   * sources.
    */
-  private publish(
-    index: PlannedIndex,
-    args: MultiArchImageArgs,
-  ): { guard: IndexGuard; summary: pulumi.Output<[string, IndexSummary]> } {
+  private publish(index: PlannedIndex, args: MultiArchImageArgs): PublishedTag {
     // The plan lists only this image's builds in its indexes, and builds come before indexes.
     const parts = index.builds.map((b) => {
       const arch = this.archImages[b.build];
@@ -258,43 +275,37 @@ export class MultiArchImage extends pulumi.ComponentResource {
       },
     );
     this.indexes[index.tag] = idx;
-    const guard = new IndexGuard(
-      index.id,
-      {
-        tag: index.ref,
-        sources,
-        platforms: parts.map((p) => p.platform),
-        registry: args.registry,
-        caCert: args.caCert,
-      },
-      { parent: this, dependsOn: [idx] },
-    );
-    this.guards[index.tag] = guard;
+    const guarded = { tag: index.ref, sources, platforms: parts.map((p) => p.platform) };
+    return { index, idx, parts, guarded };
+  }
+
+  /**
+   * One tag's signature (with a supply chain) and summary, from the digest the guard read back (see
+   * MirroredImage: a refused refresh leaves docker-build's `ref` without one), in docker-build's
+   * `tag@digest` shape.
+   */
+  private readBack(
+    index: PlannedIndex,
+    parts: PublishedTag["parts"],
+    args: MultiArchImageArgs,
+  ): pulumi.Output<[string, IndexSummary]> {
+    const digest = this.guard.digestOf(index.id);
     const sc = args.supplyChain;
     if (sc) {
       this.signatures[index.tag] = new IndexSignature(
         `${index.id}-signature`,
-        {
-          tag: index.ref,
-          digest: guard.publishedDigest,
-          tools: sc.tools,
-          registry: args.registry,
-          key: sc.key,
-        },
-        { parent: this, dependsOn: [guard] },
+        { tag: index.ref, digest, tools: sc.tools, registry: args.registry, key: sc.key },
+        { parent: this, dependsOn: [this.guard] },
       );
     }
-    // The index's digest as the guard read it back (see MirroredImage: a refused refresh leaves
-    // docker-build's `ref` without one), in docker-build's `tag@digest` shape.
-    const summary = pulumi
-      .all([guard.publishedDigest, ...parts.map((p) => p.ref)])
-      .apply(([digest, ...refs]): [string, IndexSummary] => [
+    return pulumi
+      .all([digest, ...parts.map((p) => p.ref)])
+      .apply(([d, ...refs]): [string, IndexSummary] => [
         index.tag,
         {
-          ref: `${index.ref}@${digest}`,
+          ref: `${index.ref}@${d}`,
           platforms: Object.fromEntries(parts.map((p, i) => [p.platform, refs[i]])),
         },
       ]);
-    return { guard, summary };
   }
 }

@@ -4,7 +4,7 @@ import { PlannedIndex, Plan } from "../estate/planner";
 import { PromotedSource } from "../estate/promote";
 import { RegistryCredentials } from "./credentials";
 import { EstateSummary } from "./imageEstate";
-import { IndexGuard } from "./indexGuard";
+import { GuardedIndexArgs, IndexGuard } from "./indexGuard";
 import { MirroredImage } from "./mirroredImage";
 import { AdoptionOptions, IndexSummary, lockedRelease } from "./multiArchImage";
 
@@ -38,7 +38,7 @@ export interface PromotedEstateArgs {
  * single source is the source index by digest: buildx then pushes that index's bytes unchanged and
  * copies its blobs across registries. One docker-build provider holds the credentials of both
  * registries. An unchanged source digest leaves the Index's inputs unchanged, so only what changed
- * moves. Each index is read back by an {@link IndexGuard} requiring the source's digest; release
+ * moves. Each image's indexes are read back by an {@link IndexGuard} requiring the sources' digests; release
  * tags get a ReleaseLock on protected stacks, as built ones do.
  */
 export class PromotedEstate extends pulumi.ComponentResource {
@@ -48,6 +48,7 @@ export class PromotedEstate extends pulumi.ComponentResource {
   public readonly provider: dockerBuild.Provider;
   /** By planned index id (`image:tag`). */
   public readonly indexes: Record<string, dockerBuild.Index> = {};
+  /** By image: the read-back of its promoted indexes. */
   public readonly guards: Record<string, IndexGuard> = {};
   public readonly mirrors: Record<string, MirroredImage> = {};
   /** Image → tag → index ref and per-platform refs, as the building estate reports them. */
@@ -79,13 +80,26 @@ export class PromotedEstate extends pulumi.ComponentResource {
 
     const summaries: pulumi.Output<[string, string, IndexSummary]>[] = [];
     for (const image of args.plan.images) {
-      for (const index of image.indexes) {
+      const published = image.indexes.map((index) => {
         const src = promotion.apply((p) => p[index.id]);
+        return { index, src, ...this.publish(index, image.repository, src, args) };
+      });
+      // One guard per image reads every promoted tag back, each requiring its source's digest.
+      const guard = new IndexGuard(
+        image.name,
+        {
+          indexes: Object.fromEntries(published.map((p) => [p.index.id, p.guarded])),
+          registry: args.registry,
+          caCert: args.caCert,
+        },
+        { parent: this, dependsOn: published.map((p) => p.idx) },
+      );
+      this.guards[image.name] = guard;
+      for (const { index, src } of published) {
         // The digest the guard read back (see MultiArchImage), in docker-build's `tag@digest` shape.
-        const guard = this.publish(index, image.repository, src, args);
         summaries.push(
           pulumi
-            .all([guard.publishedDigest, src])
+            .all([guard.digestOf(index.id), src])
             .apply(([digest, s]): [string, string, IndexSummary] => [
               index.image,
               index.tag,
@@ -109,13 +123,13 @@ export class PromotedEstate extends pulumi.ComponentResource {
     this.registerOutputs({});
   }
 
-  /** One index: its lock (release tags on protected stacks), its Index and its read-back. */
+  /** One index: its lock (release tags on protected stacks), its Index and what its guard reads. */
   private publish(
     index: PlannedIndex,
     repository: string,
     src: pulumi.Output<PromotedSource>,
     args: PromotedEstateArgs,
-  ): IndexGuard {
+  ): { idx: dockerBuild.Index; guarded: GuardedIndexArgs } {
     const digest = src.apply((s) => s.digest);
     // The lock records the content (this registry's copy by digest), not where it came from, so a
     // moved source registry does not count as a moved release.
@@ -148,19 +162,12 @@ export class PromotedEstate extends pulumi.ComponentResource {
       },
     );
     this.indexes[index.id] = idx;
-    const guard = new IndexGuard(
-      index.id,
-      {
-        tag: index.ref,
-        sources: [],
-        platforms: index.builds.map((b) => b.platform),
-        digest: kept ? pulumi.all([kept, digest]).apply(([k, d]) => k || d) : digest,
-        registry: args.registry,
-        caCert: args.caCert,
-      },
-      { parent: this, dependsOn: [idx] },
-    );
-    this.guards[index.id] = guard;
-    return guard;
+    const guarded: GuardedIndexArgs = {
+      tag: index.ref,
+      sources: [],
+      platforms: index.builds.map((b) => b.platform),
+      digest: kept ? pulumi.all([kept, digest]).apply(([k, d]) => k || d) : digest,
+    };
+    return { idx, guarded };
   }
 }

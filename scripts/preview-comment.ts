@@ -254,15 +254,29 @@ function opsByUrn(all: PreviewStep[]): Map<string, UrnSteps> {
   return out;
 }
 
-/** A guard's live and published digests, when some state of it records that they differ. */
-function driftOf(steps: PreviewStep[]): { published?: string; live?: string } | undefined {
+/**
+ * The tags of an image whose guard records a live digest other than the published one (a refresh
+ * read it), by index id, from the newest state of the guard that records any. States written before
+ * one guard per image (issue 11) held one tag's digests under `publishedDigest` and `liveDigest`.
+ */
+function driftOf(steps: PreviewStep[], name: string): Drift[] {
   const states = steps.flatMap((s) => [s.oldState, s.newState]).reverse();
   for (const state of states) {
-    const live = str(state?.outputs?.liveDigest);
-    const published = str(state?.outputs?.publishedDigest);
-    if (live && published && live !== published) return { published, live };
+    const outs = state?.outputs ?? {};
+    const published = (outs.publishedDigests ?? { [name]: outs.publishedDigest }) as Record<
+      string,
+      unknown
+    >;
+    const live = (outs.liveDigests ?? { [name]: outs.liveDigest }) as Record<string, unknown>;
+    const moved = Object.keys(published)
+      .sort()
+      .flatMap((id) => {
+        const [p, l] = [str(published[id]), str(live[id])];
+        return p && l && p !== l ? [{ id, published: p, live: l }] : [];
+      });
+    if (moved.length) return moved;
   }
-  return undefined;
+  return [];
 }
 
 const str = (v: unknown): string | undefined =>
@@ -342,8 +356,10 @@ function tagOf(step: PreviewStep, op: string, urn: UrnParts, mirror: boolean): T
 export function classify(preview: PreviewDigest): Changes {
   const changes: Changes = { images: {}, mirrors: {}, drift: [], other: [] };
   const image = (name: string) => (changes.images[name] ??= { builds: [], tags: [] });
-  // An index's guard has the index's name and parent: `<parent type>::<name>` pairs them.
-  const pairKey = (urn: UrnParts) => `${urn.types[urn.types.length - 2] ?? ""}::${urn.name}`;
+  // An image's guard has the image's name and its indexes' parent; an index is named `image:tag`:
+  // `<parent type>::<image>` pairs them.
+  const pairKey = (urn: UrnParts) =>
+    `${urn.types[urn.types.length - 2] ?? ""}::${urn.name.split(":")[0]}`;
   const indexKeys = new Set<string>();
   const guards: { urn: UrnParts; steps: PreviewStep[] }[] = [];
   for (const [urnText, { op, step, steps }] of opsByUrn(preview.steps ?? [])) {
@@ -363,12 +379,12 @@ export function classify(preview: PreviewDigest): Changes {
       changes.other.push({ resource: `${urn.type} ${urn.name}`, op });
     }
   }
-  // A tag moved behind the program's back: a state of its guard records a live digest other than the
-  // published one (a refresh read it). A guard changing for another reason is listed with the rest,
-  // unless its index changes too (then the tag's row says it all).
+  // A tag moved behind the program's back: a state of its image's guard records a live digest other
+  // than the published one (a refresh read it). A guard changing for another reason is listed with
+  // the rest, unless one of its indexes changes too (then the tags' rows say it all).
   for (const { urn, steps } of guards) {
-    const moved = driftOf(steps);
-    if (moved) changes.drift.push({ id: urn.name, ...moved });
+    const moved = driftOf(steps, urn.name);
+    if (moved.length) changes.drift.push(...moved);
     else if (!indexKeys.has(pairKey(urn)))
       changes.other.push({ resource: `${GUARD} ${urn.name}`, op: steps[steps.length - 1].op });
   }

@@ -279,6 +279,24 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     assert.equal(ofType("docker-build:index:Image").length, 60 + 6);
     assert.equal(components.filter((t) => t === "dayu:estate:MirroredImage").length, 6);
   });
+
+  it("reads every tag of an image back with one guard per image and per mirror (issue 11)", () => {
+    const guards = ofType("pulumi-nodejs:dynamic:Resource").filter((r) => "indexes" in r.inputs);
+    assert.equal(guards.length, 20 + 1 + 6);
+    const guarded = new Map<string, string>();
+    for (const g of guards) {
+      for (const [id, i] of Object.entries(g.inputs.indexes as Record<string, { tag: string }>)) {
+        assert.equal(guarded.has(id), false, `${id} is guarded once`);
+        guarded.set(id, i.tag);
+      }
+    }
+    // Every Index, built or mirrored, is read back under its own name and tag.
+    const indexes = ofType("docker-build:index:Index");
+    assert.deepEqual(
+      Object.fromEntries([...guarded].sort()),
+      Object.fromEntries(indexes.map((r) => [r.name, r.inputs.tag as string]).sort()),
+    );
+  });
 });
 
 describe("components under mocks", () => {

@@ -1,14 +1,15 @@
 /**
- * IndexGuard's provider against the fake registry: a lean state (digests, no copy of the index), drift
- * put back from the registry by digest, the upgrade of version 2 states, and a `pulumi refresh` after
- * a password rotation reading with the stack's current password.
+ * IndexGuard's provider against the fake registry: one guard per image, a lean state (digests by index
+ * id, no copy of an index), drift put back tag by tag from the registry by digest, the upgrade of an
+ * older state, and a `pulumi refresh` after a password rotation reading with the stack's current
+ * password.
  */
 import { strict as assert } from "assert";
 import {
   GUARD_STATE_VERSION,
   GuardInputs,
-  GuardState,
   currentCredentials,
+  driftedIndexes,
   guardProvider,
 } from "../../components/indexGuardProvider";
 import { RegistryClient } from "../../lib/registry";
@@ -62,7 +63,9 @@ describe("IndexGuard provider on a registry", () => {
   let reg: FakeRegistry;
   let address: string;
   let inputs: GuardInputs;
+  /** The published digests of the image's two tags, v1 and v1-jp5. */
   let published: string;
+  let publishedJp5: string;
   const provider = () =>
     guardProvider(
       (c) =>
@@ -80,6 +83,7 @@ describe("IndexGuard provider on a registry", () => {
     address = await reg.start();
     const amd = reg.addImage("ns/app", "linux", "amd64", "v1-amd64");
     const arm = reg.addImage("ns/app", "linux", "arm64", "v1-arm64");
+    const armJp5 = reg.addImage("ns/app", "linux", "arm64", "v1-jp5-arm64", "jp5");
     published = reg.addIndex(
       "ns/app",
       [
@@ -88,116 +92,145 @@ describe("IndexGuard provider on a registry", () => {
       ],
       "v1",
     );
+    publishedJp5 = reg.addIndex(
+      "ns/app",
+      [
+        { digest: amd, platform: "linux/amd64" },
+        { digest: armJp5, platform: "linux/arm64" },
+      ],
+      "v1-jp5",
+    );
     inputs = {
-      tag: `${address}/ns/app:v1`,
-      sources: [`${address}/ns/app@${amd}`, `${address}/ns/app@${arm}`],
-      platforms: ["linux/amd64", "linux/arm64"],
-      atLeast: false,
-      digest: "",
+      indexes: {
+        "app:v1": {
+          tag: `${address}/ns/app:v1`,
+          sources: [`${address}/ns/app@${amd}`, `${address}/ns/app@${arm}`],
+          platforms: ["linux/amd64", "linux/arm64"],
+          atLeast: false,
+          digest: "",
+        },
+        "app:v1-jp5": {
+          tag: `${address}/ns/app:v1-jp5`,
+          sources: [`${address}/ns/app@${amd}`, `${address}/ns/app@${armJp5}`],
+          platforms: ["linux/amd64", "linux/arm64"],
+          atLeast: false,
+          digest: "",
+        },
+      },
       registry: { address, username: "dayu", password: "pw" },
       caCert: "",
     };
   });
   afterEach(() => reg.stop());
 
-  /** Moves the tag to another index, as a person with push rights might. */
+  /** Moves v1 to another index, as a person with push rights might. */
   function moveTag(): string {
     const other = reg.addImage("ns/app", "linux", "amd64", undefined, "other");
     return reg.addIndex("ns/app", [{ digest: other, platform: "linux/amd64" }], "v1");
   }
 
-  it("stores digests only: no copy of the index bytes", async () => {
+  /** Counts the manifests pushed from now on. */
+  function countPushes(): { n: number } {
+    const count = { n: 0 };
+    const put = reg.putManifest.bind(reg);
+    reg.putManifest = (...a) => (count.n++, put(...a));
+    return count;
+  }
+
+  it("one guard reads every tag of the image back and stores digests only, by index id", async () => {
     const { id, outs } = await provider().create(inputs);
-    assert.equal(id, inputs.tag);
-    assert.equal(outs.publishedDigest, published);
-    assert.equal(outs.liveDigest, published);
+    assert.equal(id, `${address}/ns/app`);
+    assert.deepEqual(outs.publishedDigests, { "app:v1": published, "app:v1-jp5": publishedJp5 });
+    assert.deepEqual(outs.liveDigests, outs.publishedDigests);
     assert.equal(outs.stateVersion, GUARD_STATE_VERSION);
-    assert.deepEqual(Object.keys(outs.servedPlatforms), ["linux/amd64", "linux/arm64"]);
+    assert.deepEqual(Object.keys(outs.servedPlatforms["app:v1"]), ["linux/amd64", "linux/arm64"]);
     assert.equal("manifest" in outs, false);
-    assert.equal("mediaType" in outs, false);
-    assert.ok(JSON.stringify(outs).length < 1200, JSON.stringify(outs));
+    assert.ok(JSON.stringify(outs).length < 2000, JSON.stringify(outs));
   });
 
-  it("a moved tag: refresh records it, diff wants an update, update puts the published index back by digest", async () => {
+  it("a tag that does not hold what was declared fails the read-back, naming the tag", async () => {
+    const wrong = structuredClone(inputs);
+    wrong.indexes["app:v1-jp5"].sources = inputs.indexes["app:v1"].sources;
+    await assert.rejects(provider().create(wrong), /ns\/app:v1-jp5: its linux\/arm64 child is/);
+  });
+
+  it("a moved tag: refresh records it, diff wants an update, update puts only that tag back by digest", async () => {
     const p = provider();
-    const { outs } = await p.create(inputs);
+    const { id, outs } = await p.create(inputs);
     const other = moveTag();
-    const read = await p.read!(inputs.tag, outs);
-    assert.equal(read.props.liveDigest, other);
-    const diff = await p.diff!(inputs.tag, read.props, inputs);
+    const read = await p.read!(id, outs);
+    assert.deepEqual(read.props.liveDigests, { "app:v1": other, "app:v1-jp5": publishedJp5 });
+    assert.deepEqual(driftedIndexes(read.props), ["app:v1"]);
+    const diff = await p.diff!(id, read.props, inputs);
     assert.deepEqual(diff, { changes: true, replaces: [], deleteBeforeReplace: false });
-    const { outs: after } = await p.update!(inputs.tag, read.props, inputs);
+    const pushes = countPushes();
+    const { outs: after } = await p.update!(id, read.props, inputs);
+    assert.equal(pushes.n, 1, "only the moved tag is put back");
     assert.equal(reg.tags.get("ns/app:v1"), published);
-    assert.equal(after.publishedDigest, published);
-    assert.equal(after.liveDigest, published);
-    const again = await p.diff!(inputs.tag, after, inputs);
-    assert.equal(again.changes, false);
+    assert.equal(reg.tags.get("ns/app:v1-jp5"), publishedJp5);
+    assert.deepEqual(after.liveDigests, after.publishedDigests);
+    assert.equal((await p.diff!(id, after, inputs)).changes, false);
   });
 
   it("a deleted tag reads as absent and is put back", async () => {
     const p = provider();
-    const { outs } = await p.create(inputs);
+    const { id, outs } = await p.create(inputs);
     reg.tags.delete("ns/app:v1");
-    const read = await p.read!(inputs.tag, outs);
-    assert.equal(read.props.liveDigest, "absent");
-    await p.update!(inputs.tag, read.props, inputs);
+    const read = await p.read!(id, outs);
+    assert.equal(read.props.liveDigests["app:v1"], "absent");
+    await p.update!(id, read.props, inputs);
     assert.equal(reg.tags.get("ns/app:v1"), published);
+  });
+
+  it("a drifted tag the program now declares otherwise is not put back: its Index pushed the new one", async () => {
+    const p = provider();
+    const { id, outs } = await p.create(inputs);
+    moveTag();
+    const read = await p.read!(id, outs);
+    const next = structuredClone(inputs);
+    delete next.indexes["app:v1"];
+    const pushes = countPushes();
+    const { outs: after } = await p.update!(id, read.props, next);
+    assert.equal(pushes.n, 0);
+    assert.deepEqual(Object.keys(after.publishedDigests), ["app:v1-jp5"]);
+  });
+
+  it("a tag added to or removed from the image is a change", async () => {
+    const p = provider();
+    const { id, outs } = await p.create(inputs);
+    const fewer = structuredClone(inputs);
+    delete fewer.indexes["app:v1-jp5"];
+    assert.equal((await p.diff!(id, outs, fewer)).changes, true);
+    const other = structuredClone(inputs);
+    other.indexes["app:v1"].platforms = ["linux/amd64"];
+    assert.equal((await p.diff!(id, outs, other)).changes, true);
+    assert.equal((await p.diff!(id, outs, structuredClone(inputs))).changes, false);
   });
 
   it("the published digest gone from the registry: the update says so and how to republish", async () => {
     const p = provider();
-    const { outs } = await p.create(inputs);
+    const { id, outs } = await p.create(inputs);
     moveTag();
     reg.manifests.delete(`ns/app@${published}`);
-    const read = await p.read!(inputs.tag, outs);
+    const read = await p.read!(id, outs);
     await assert.rejects(
-      p.update!(inputs.tag, read.props, inputs),
+      p.update!(id, read.props, inputs),
       new RegExp(
         `ns/app:v1 was published as ${published}, which the registry no longer holds.*--replace`,
       ),
     );
   });
 
-  describe("a version 2 state (a copy of the index, the old provider)", () => {
-    async function v2State(): Promise<GuardState> {
-      const { outs } = await provider().create(inputs);
-      const m = reg.manifests.get(`ns/app@${published}`);
-      assert.ok(m);
-      return {
-        ...outs,
-        stateVersion: 2,
-        manifest: m.body.toString("base64"),
-        mediaType: m.type,
-      };
-    }
-
-    it("the next up updates it once, without a push and without a replacement, to a lean state", async () => {
-      const p = provider();
-      const olds = await v2State();
-      const diff = await p.diff!(inputs.tag, olds, inputs);
-      assert.deepEqual(diff, { changes: true, replaces: [], deleteBeforeReplace: false });
-      let pushes = 0;
-      const put = reg.putManifest.bind(reg);
-      reg.putManifest = (...a) => (pushes++, put(...a));
-      const { outs } = await p.update!(inputs.tag, olds, inputs);
-      assert.equal(pushes, 0, "an upgrade pushes nothing");
-      assert.equal(reg.tags.get("ns/app:v1"), published);
-      assert.equal(outs.stateVersion, GUARD_STATE_VERSION);
-      assert.equal(outs.publishedDigest, published);
-      assert.equal("manifest" in outs, false);
-      assert.equal((await p.diff!(inputs.tag, outs, inputs)).changes, false);
-    });
-
-    it("drifted with its published digest gone: its own copy serves once", async () => {
-      const p = provider();
-      const olds = await v2State();
-      moveTag();
-      reg.manifests.delete(`ns/app@${published}`);
-      const read = await p.read!(inputs.tag, olds);
-      const { outs } = await p.update!(inputs.tag, read.props, inputs);
-      assert.equal(reg.tags.get("ns/app:v1"), published);
-      assert.equal("manifest" in outs, false);
-    });
+  it("a state of an older version is updated once by a read-back, without a push", async () => {
+    const p = provider();
+    const { id, outs } = await p.create(inputs);
+    const older = { ...outs, stateVersion: GUARD_STATE_VERSION - 1 };
+    assert.equal((await p.diff!(id, older, inputs)).changes, true);
+    const pushes = countPushes();
+    const { outs: after } = await p.update!(id, older, inputs);
+    assert.equal(pushes.n, 0);
+    assert.equal(after.stateVersion, GUARD_STATE_VERSION);
+    assert.equal((await p.diff!(id, after, inputs)).changes, false);
   });
 
   describe("pulumi refresh after the registry password was rotated", () => {
@@ -211,7 +244,7 @@ describe("IndexGuard provider on a registry", () => {
         const digest = rotated.addImage("ns/app", "linux", "amd64", "v1");
         const state = {
           ...outs,
-          tag: `${rotatedAddress}/ns/app:v1`,
+          indexes: { "app:v1": { ...outs.indexes["app:v1"], tag: `${rotatedAddress}/ns/app:v1` } },
           registry: { ...outs.registry, address: rotatedAddress },
         };
         await p.configure!({
@@ -220,8 +253,8 @@ describe("IndexGuard provider on a registry", () => {
             registryPassword: "rotated-pw",
           }),
         } as never);
-        const read = await p.read!(state.tag, state);
-        assert.equal(read.props.liveDigest, digest);
+        const read = await p.read!("app", state);
+        assert.equal(read.props.liveDigests["app:v1"], digest);
         // The stored credentials are not rewritten by a refresh: the next up's inputs do that.
         assert.equal(read.props.registry.password, "pw");
       } finally {
@@ -234,7 +267,7 @@ describe("IndexGuard provider on a registry", () => {
       const { outs } = await p.create(inputs);
       const stale = { ...outs, registry: { ...outs.registry, password: "stale" } };
       await assert.rejects(
-        p.read!(stale.tag, stale),
+        p.read!("app", stale),
         /registry 127\.0\.0\.1:\d+ refused the password of user "dayu".*registryPassword was rotated since the last up, refresh with npm run refresh -- --stack <stack>/,
       );
     });

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { GUARD_STATE_VERSION } from "../../components/indexGuardProvider";
 import { COMPILED_DIR, moduleProvider, projectRoot } from "../../components/moduleProvider";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -90,11 +91,12 @@ describe("module providers (the provider stored in state)", () => {
         const p = require(${JSON.stringify(path.join(dir, "stub.js"))}).handler();
         (async () => {
           await p.configure({ config: { get: () => undefined } });
-          const state = { tag: "r/a:1", sources: [], platforms: [], liveDigest: "sha256:1",
-            publishedDigest: "sha256:1", stateVersion: 3 };
-          const same = await p.diff("r/a:1", state, { tag: "r/a:1", sources: [], platforms: [] });
-          const moved = await p.diff("r/a:1", { ...state, liveDigest: "sha256:2" },
-            { tag: "r/a:1", sources: [], platforms: [] });
+          const indexes = { "a:1": { tag: "r/a:1", sources: [], platforms: [], atLeast: false } };
+          const state = { indexes, liveDigests: { "a:1": "sha256:1" },
+            publishedDigests: { "a:1": "sha256:1" }, stateVersion: ${GUARD_STATE_VERSION} };
+          const same = await p.diff("r/a", state, { indexes });
+          const moved = await p.diff("r/a", { ...state, liveDigests: { "a:1": "sha256:2" } },
+            { indexes });
           console.log(JSON.stringify({ same: same.changes, moved: moved.changes,
             tsNode: ".ts" in require.extensions,
             fromCache: Object.keys(require.cache).some((k) =>

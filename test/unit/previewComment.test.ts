@@ -146,13 +146,20 @@ describe("preview comment: what changes", () => {
 
   it("preview --refresh: the refreshed guard records the moved tag, even when its index shows a refresh update", () => {
     const base = "dayu:estate:ImageEstate$dayu:estate:MultiArchImage";
-    const at = (t: string) => `urn:pulumi:prod::dayu-estate::${base}$${t}::monitor:v1.3`;
+    const at = (t: string, name: string) => `urn:pulumi:prod::dayu-estate::${base}$${t}::${name}`;
+    // One guard per image: only the tag whose live digest differs is drift, not its sibling.
     const guard = (live: string) => ({
-      urn: at("pulumi-nodejs:dynamic:Resource"),
+      urn: at("pulumi-nodejs:dynamic:Resource", "monitor"),
       type: "pulumi-nodejs:dynamic:Resource",
-      outputs: { publishedDigest: "sha256:aa", liveDigest: live },
+      outputs: {
+        publishedDigests: { "monitor:v1.3": "sha256:aa", "monitor:v1.3-jp5": "sha256:cc" },
+        liveDigests: { "monitor:v1.3": live, "monitor:v1.3-jp5": "sha256:cc" },
+      },
     });
-    const index = { urn: at("docker-build:index:Index"), type: "docker-build:index:Index" };
+    const index = {
+      urn: at("docker-build:index:Index", "monitor:v1.3"),
+      type: "docker-build:index:Index",
+    };
     const c = classify({
       steps: [
         { op: "update", urn: index.urn, oldState: index, newState: index },
@@ -172,6 +179,30 @@ describe("preview comment: what changes", () => {
     });
     assert.deepEqual(c.drift, [{ id: "monitor:v1.3", published: "sha256:aa", live: "sha256:bb" }]);
     assert.deepEqual(c.other, []);
+  });
+
+  it("a guard of one tag (states before one guard per image) still reports its drift", () => {
+    const urn =
+      "urn:pulumi:prod::dayu-estate::dayu:estate:ImageEstate$dayu:estate:MultiArchImage$pulumi-nodejs:dynamic:Resource::monitor:v1.3";
+    const type = "pulumi-nodejs:dynamic:Resource";
+    const old = { urn, type, outputs: { publishedDigest: "sha256:aa", liveDigest: "sha256:bb" } };
+    const c = classify({ steps: [{ op: "delete", urn, oldState: old }] });
+    assert.deepEqual(c.drift, [{ id: "monitor:v1.3", published: "sha256:aa", live: "sha256:bb" }]);
+  });
+
+  it("a guard changing without drift or a changing index of its image is listed with the rest", () => {
+    const base = "dayu:estate:ImageEstate$dayu:estate:MultiArchImage";
+    const guard = `urn:pulumi:prod::dayu-estate::${base}$pulumi-nodejs:dynamic:Resource::monitor`;
+    const other = `urn:pulumi:prod::dayu-estate::${base}$docker-build:index:Index::frontend:v1.3`;
+    const c = classify({
+      steps: [
+        { op: "update", urn: guard },
+        { op: "update", urn: other },
+      ],
+    });
+    assert.deepEqual(c.other, [
+      { resource: "pulumi-nodejs:dynamic:Resource monitor", op: "update" },
+    ]);
   });
 
   it("a re-pinned mirror: old → new digest known in advance (the copy is the pinned source)", () => {

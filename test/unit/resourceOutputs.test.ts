@@ -37,8 +37,9 @@ describe("output properties of the custom resources", () => {
           const state: Record<string, unknown> = { ...inputs };
           if (args.name.endsWith("-release-lock")) state.adoptedDigest = KEPT;
           else if (args.type === "pulumi-nodejs:dynamic:Resource") {
-            state.publishedDigest = PUBLISHED;
-            state.liveDigest = PUBLISHED;
+            const ids = Object.keys(inputs.indexes as Record<string, unknown>);
+            state.publishedDigests = Object.fromEntries(ids.map((id) => [id, PUBLISHED]));
+            state.liveDigests = Object.fromEntries(ids.map((id) => [id, PUBLISHED]));
           }
           if (args.type === "docker-build:index:Index") state.ref = `${String(inputs.tag)}@x`;
           return { id: `${args.name}-id`, state };
@@ -66,16 +67,21 @@ describe("output properties of the custom resources", () => {
     assert.equal(await promiseOf(lock.adoptedDigest), KEPT);
   });
 
-  it("IndexGuard.publishedDigest and liveDigest are the provider's outputs", async () => {
+  it("IndexGuard.publishedDigests and liveDigests are the provider's outputs, by index id", async () => {
     const { IndexGuard } = await import("../../components/indexGuard");
     const guard = new IndexGuard("g", {
-      tag: "prod.dayu.test:5000/dayuhub/app:v1.3",
-      sources: [],
-      platforms: ["linux/amd64"],
+      indexes: {
+        "app:v1.3": {
+          tag: "prod.dayu.test:5000/dayuhub/app:v1.3",
+          sources: [],
+          platforms: ["linux/amd64"],
+        },
+      },
       registry,
     });
-    assert.equal(await promiseOf(guard.publishedDigest), PUBLISHED);
-    assert.equal(await promiseOf(guard.liveDigest), PUBLISHED);
+    assert.deepEqual(await promiseOf(guard.publishedDigests), { "app:v1.3": PUBLISHED });
+    assert.deepEqual(await promiseOf(guard.liveDigests), { "app:v1.3": PUBLISHED });
+    assert.equal(await promiseOf(guard.digestOf("app:v1.3")), PUBLISHED);
   });
 
   it("promote mode with adopt: the Index republishes the kept digest and the read-back requires it", async () => {
@@ -110,14 +116,13 @@ describe("output properties of the custom resources", () => {
       protectReleases: true,
       adoption: { adopt: true, replaceExisting: [] },
     });
-    await promiseOf(estate.guards["app:v1.3"].urn);
+    await promiseOf(estate.guards["app"].urn);
     await new Promise((r) => setTimeout(r, 50));
     const idx = seen.find((s) => s.type === "docker-build:index:Index" && s.name === "app:v1.3");
     assert.deepEqual(plain(idx?.inputs.sources), [`${repository}@${KEPT}`], "the kept digest");
-    const guard = seen.find(
-      (s) => s.type === "pulumi-nodejs:dynamic:Resource" && s.name === "app:v1.3",
-    );
-    assert.equal(plain(guard?.inputs.digest), KEPT, "the read-back requires the kept digest");
+    const guard = seen.find((s) => s.type === "pulumi-nodejs:dynamic:Resource" && s.name === "app");
+    const guarded = plain(guard?.inputs.indexes) as Record<string, { digest?: string }>;
+    assert.equal(guarded["app:v1.3"]?.digest, KEPT, "the read-back requires the kept digest");
   });
 
   it("no component declares an output property as a class field (`x!: pulumi.Output`)", () => {

@@ -250,15 +250,19 @@ describe("supply-chain components", () => {
       reset();
       await installMocks("dayu-estate", "unit");
       const { IndexGuard } = await import("../../components/indexGuard");
-      const guard = new IndexGuard("app:v1", {
-        tag: `${REPO}:v1`,
-        sources: [`${REPO}@sha256:${A}`],
-        platforms: ["linux/amd64"],
+      const guard = new IndexGuard("app", {
+        indexes: {
+          "app:v1": {
+            tag: `${REPO}:v1`,
+            sources: [`${REPO}@sha256:${A}`],
+            platforms: ["linux/amd64"],
+          },
+        },
         registry: REGISTRY,
       });
       const s = new sig.IndexSignature("app:v1-signature", {
         tag: `${REPO}:v1`,
-        digest: guard.publishedDigest,
+        digest: guard.digestOf("app:v1"),
         tools: {},
         registry: REGISTRY,
         key: KEY,
@@ -272,8 +276,8 @@ describe("supply-chain components", () => {
       });
       await settle(guard, s, a);
       for (const [name, o] of Object.entries({
-        "IndexGuard.publishedDigest": guard.publishedDigest,
-        "IndexGuard.liveDigest": guard.liveDigest,
+        "IndexGuard.publishedDigests": guard.publishedDigests,
+        "IndexGuard.liveDigests": guard.liveDigests,
         "IndexSignature.verified": s.verified,
         "IndexSignature.liveDigest": s.liveDigest,
         "Attestation.verified": a.verified,

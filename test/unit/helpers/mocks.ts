@@ -65,15 +65,18 @@ export async function installMocks(project = "dayu-estate", stack = "dev"): Prom
           state.ref = `${String(inputs.tag)}@${digestOf(inputs.sources)}`;
           return { id: `${args.name}-id`, state };
         }
-        // An IndexGuard reads back what its Index pushed: the digest the Index mock gave the same
-        // sources, or the promoted digest it was told to expect.
-        if (args.type === "pulumi-nodejs:dynamic:Resource" && "platforms" in inputs) {
-          const published =
-            typeof inputs.digest === "string" && inputs.digest
-              ? inputs.digest
-              : digestOf(inputs.sources);
-          state.publishedDigest = published;
-          state.liveDigest = published;
+        // An IndexGuard reads back what each of its Indexes pushed: the digest the Index mock gave
+        // the same sources, or the promoted digest it was told to expect.
+        if (args.type === "pulumi-nodejs:dynamic:Resource" && "indexes" in inputs) {
+          const indexes = inputs.indexes as Record<string, { sources?: unknown; digest?: unknown }>;
+          const published = Object.fromEntries(
+            Object.entries(indexes).map(([id, i]) => [
+              id,
+              typeof i.digest === "string" && i.digest ? i.digest : digestOf(i.sources),
+            ]),
+          );
+          state.publishedDigests = published;
+          state.liveDigests = published;
           return { id: `${args.name}-id`, state };
         }
         return { id: `${args.name}-id`, state };
