@@ -71,14 +71,13 @@ export class MirroredImage extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: this.indexes },
     );
-    // The digest is the one the guard read back from the registry, not docker-build's `ref`: a refresh
-    // whose credentials the registry refuses leaves the Index's `ref` without a digest (docker-build
-    // skips the read), and nothing published may hang on that. Before the first push (a preview) the
-    // digest is unknown: dependents then see an unknown base, as for a pending build.
-    this.pinnedRef = this.guard.digestOf(ids[0]).apply((digest) => {
-      if (digest) return `${m.repository}@${digest}`;
-      throw new Error(`mirror ${m.name}: the read-back of ${m.refs[0]} found no digest`);
-    });
+    // The copy is the pinned source (the guard checks it is that index, or an index holding that
+    // manifest), so dependents build from the source's digest in this repository: known when the
+    // program runs, in a preview too, whatever the guard is about to do (an update or an upgrade of
+    // its state leaves its outputs unknown until the up). Taking it through the guard's URN makes
+    // every dependent wait until the copy is pushed and read back.
+    const digest = m.source.slice(m.source.lastIndexOf("@") + 1);
+    this.pinnedRef = this.guard.urn.apply(() => `${m.repository}@${digest}`);
     this.registerOutputs({ pinnedRef: this.pinnedRef });
   }
 }

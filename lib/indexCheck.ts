@@ -11,7 +11,10 @@ export interface IndexExpectation {
   sources: string[];
   /** Platforms the index must hold: exactly these, unless `atLeast`. */
   platforms: string[];
-  /** Accept extra platforms (mirrors of upstream indexes). Default false. */
+  /**
+   * Accept extra platforms (mirrors of upstream indexes). Default false. The sources (pinned by
+   * digest) are then checked to be the index itself or one of its manifests, not child by child.
+   */
   atLeast?: boolean;
   /**
    * The index digest the tag must serve (a promoted index: the source's). The children then equal
@@ -72,6 +75,19 @@ export async function readBackIndex(
         (missing.length ? ` (missing ${missing.join(", ")})` : "") +
         (extra.length && !want.atLeast ? ` (unexpected ${extra.join(", ")})` : ""),
     );
+  }
+  // A mirror's copy is its pinned source: the same index, or (a single-manifest source) an index
+  // holding it. Dependents build from `repository@<source digest>` (MirroredImage.pinnedRef).
+  if (want.atLeast) {
+    const held = new Set([live.digest, ...(live.json.manifests ?? []).map((d) => d.digest)]);
+    for (const source of want.sources) {
+      const pinned = source.slice(source.lastIndexOf("@") + 1);
+      if (source.includes("@") && !held.has(pinned)) {
+        throw new Error(
+          `${want.tag} serves ${live.digest}, which is not its pinned source ${source} and does not hold it`,
+        );
+      }
+    }
   }
   if (!want.atLeast && want.sources.length > 0) {
     const expected = new Map<string, string>();

@@ -168,12 +168,6 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
     const digestOf = new Map(
       ofType("docker-build:index:Image").map((r) => [r.name, String(r.state.digest)]),
     );
-    const mirrorDigest = new Map(
-      ofType("docker-build:index:Index").map((r) => [
-        String(r.inputs.tag),
-        String(r.state.ref).split("@")[1],
-      ]),
-    );
     /**
      * What a base link must arrive as: `repository@sha256:…` of the same platform's build (another
      * image's, or the previous step's of this image's chain).
@@ -185,8 +179,10 @@ describe("the program under mocks (dev stack, Dayu catalog)", function () {
         return `${base?.repository}@${digestOf.get(base?.id ?? "")}`;
       }
       if (link.kind === "mirror") {
+        // The copy is the pinned source (its guard checks it): the digest the stack pins it to
+        // (mirrorSources), in the mirror's repository.
         const m = plan.mirrors.find((x) => x.name === link.mirror);
-        return `${m?.repository}@${mirrorDigest.get(m?.refs[0] ?? "")}`;
+        return `${m?.repository}@${PIN(link.mirror).split("@")[1]}`;
       }
       return link.kind === "external" ? link.ref : "";
     };
@@ -303,6 +299,31 @@ describe("components under mocks", () => {
   before(async () => {
     reset();
     await installMocks("dayu-estate", "unit");
+  });
+
+  it("pins a mirror's dependents to its source digest, through its guard (they wait for the read-back)", async () => {
+    const { MirroredImage } = await import("../../components/mirroredImage");
+    const source = `upstream.test/library/redis@sha256:${"c".repeat(64)}`;
+    const mirror = new MirroredImage("redis", {
+      mirror: {
+        name: "redis",
+        source,
+        repository: "reg.test:5000/redis",
+        refs: ["reg.test:5000/redis:7", "reg.test:5000/redis:latest"],
+        platforms: ["linux/amd64"],
+      },
+      registry: { address: "reg.test:5000", username: "u", password: "p" },
+    });
+    assert.equal(await promiseOf(mirror.pinnedRef), `reg.test:5000/redis@sha256:${"c".repeat(64)}`);
+    const carried = await (
+      mirror.pinnedRef as unknown as { allResources: () => Promise<Set<pulumi.Resource>> }
+    ).allResources();
+    assert.ok(carried.has(mirror.guard), "a dependent's input depends on the mirror's guard");
+    assert.deepEqual(
+      Object.keys(await promiseOf(mirror.guard.publishedDigests)),
+      ["redis:7", "redis:latest"],
+      "one guard reads both copies back",
+    );
   });
 
   it("keeps the registry password secret", async () => {

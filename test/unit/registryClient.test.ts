@@ -286,6 +286,18 @@ describe("registry client, read-back and pre-flight (fake registry on loopback)"
     assert.deepEqual(Object.keys(back.platforms), ["linux/arm64"]);
   });
 
+  it("read-back of a mirror: the copy is its pinned source, or an index holding that manifest", async () => {
+    const want = { tag: `${address}/ns/app:1`, platforms: ["linux/arm64"], atLeast: true };
+    const index = await client().resolve("ns/app", "1");
+    await readBackIndex(client(), { ...want, sources: [`${address}/up/app@${index}`] });
+    await readBackIndex(client(), { ...want, sources: [`${address}/up/app@${arm}`] });
+    const elsewhere = reg.addImage("ns/app", "linux", "arm64", undefined, "another upstream");
+    await assert.rejects(
+      readBackIndex(client(), { ...want, sources: [`${address}/up/app@${elsewhere}`] }),
+      new RegExp(`ns/app:1 serves ${index}, which is not its pinned source \\S+@${elsewhere}`),
+    );
+  });
+
   it("puts a manifest back byte for byte (drift repair)", async () => {
     const published = await client().getManifest("ns/app", "1");
     await client().putManifest("ns/app", "moved", published.body, published.mediaType);
