@@ -280,9 +280,10 @@ export class MultiArchImage extends pulumi.ComponentResource {
   }
 
   /**
-   * One tag's signature (with a supply chain) and summary, from the digest the guard read back (see
-   * MirroredImage: a refused refresh leaves docker-build's `ref` without one), in docker-build's
-   * `tag@digest` shape.
+   * One tag's signature (with a supply chain) and summary, from the digest the guard read back, in
+   * docker-build's `tag@digest` shape. Not docker-build's `ref`: a refresh whose credentials the
+   * registry refuses leaves it without a digest (docker-build skips the read), and nothing published
+   * may hang on that.
    */
   private readBack(
     index: PlannedIndex,

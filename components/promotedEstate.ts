@@ -38,8 +38,8 @@ export interface PromotedEstateArgs {
  * single source is the source index by digest: buildx then pushes that index's bytes unchanged and
  * copies its blobs across registries. One docker-build provider holds the credentials of both
  * registries. An unchanged source digest leaves the Index's inputs unchanged, so only what changed
- * moves. Each image's indexes are read back by an {@link IndexGuard} requiring the sources' digests; release
- * tags get a ReleaseLock on protected stacks, as built ones do.
+ * moves. Each image's indexes are read back by one {@link IndexGuard} requiring the sources'
+ * digests; release tags get a ReleaseLock on protected stacks, as built ones do.
  */
 export class PromotedEstate extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:PromotedEstate";
