@@ -224,7 +224,7 @@ export function guardProvider(clientOf: ClientFactory = clientFor): IndexGuardPr
         JSON.stringify(Object.keys(before).sort()) !==
           JSON.stringify(Object.keys(news.indexes).sort()) ||
         Object.entries(news.indexes).some(([id, index]) => indexChanged(before[id], index));
-      const drifted = olds.stateVersion === GUARD_STATE_VERSION && driftedIndexes(olds).length > 0;
+      const drifted = driftedIndexes(olds).length > 0;
       const outdated = olds.stateVersion !== GUARD_STATE_VERSION;
       return { changes: changed || drifted || outdated, replaces: [], deleteBeforeReplace: false };
     },

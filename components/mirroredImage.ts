@@ -1,6 +1,7 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { PlannedMirror } from "../estate/planner";
+import { digestOf } from "../estate/promote";
 import { IndexGuard } from "./indexGuard";
 import { RegistryCredentials } from "./credentials";
 
@@ -31,7 +32,8 @@ export class MirroredImage extends pulumi.ComponentResource {
   constructor(name: string, args: MirroredImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super(MirroredImage.type, name, {}, opts);
     const m = args.mirror;
-    if (!/@sha256:[a-f0-9]{64}$/.test(m.source)) {
+    const digest = digestOf(m.source);
+    if (!digest) {
       throw new pulumi.ResourceError(
         `mirror ${m.name}: source ${m.source} is not pinned by digest`,
         this,
@@ -76,7 +78,6 @@ export class MirroredImage extends pulumi.ComponentResource {
     // program runs, in a preview too, whatever the guard is about to do (an update or an upgrade of
     // its state leaves its outputs unknown until the up). Taking it through the guard's URN makes
     // every dependent wait until the copy is pushed and read back.
-    const digest = m.source.slice(m.source.lastIndexOf("@") + 1);
     this.pinnedRef = this.guard.urn.apply(() => `${m.repository}@${digest}`);
     this.registerOutputs({ pinnedRef: this.pinnedRef });
   }

@@ -137,9 +137,10 @@ interface PublishedTag {
 /**
  * One image of the estate: its per-architecture builds (a `docker_build.Image` each, on its
  * platform's builder, see {@link archImage}) and one `docker_build.Index` per tag whose sources are
- * exactly that tag's per-arch digests. An index depends on every per-arch build of its tag, so a failed build leaves the published index
- * untouched: it never moves to a half-built state. After the pushes one {@link IndexGuard} reads
- * every index back, and repairs a tag when refresh finds it moved by hand.
+ * exactly that tag's per-arch digests. An index depends on every per-arch build of its tag, so a
+ * failed build leaves the published index untouched: it never moves to a half-built state. After
+ * the pushes one {@link IndexGuard} reads every index back, and repairs a tag when refresh finds it
+ * moved by hand.
  */
 export class MultiArchImage extends pulumi.ComponentResource {
   public static readonly type = "dayu:estate:MultiArchImage";

@@ -81,7 +81,7 @@ export async function readBackIndex(
   if (want.atLeast) {
     const held = new Set([live.digest, ...(live.json.manifests ?? []).map((d) => d.digest)]);
     for (const source of want.sources) {
-      const pinned = source.slice(source.lastIndexOf("@") + 1);
+      const pinned = splitRef(source).reference;
       if (source.includes("@") && !held.has(pinned)) {
         throw new Error(
           `${want.tag} serves ${live.digest}, which is not its pinned source ${source} and does not hold it`,

@@ -326,6 +326,28 @@ describe("components under mocks", () => {
     );
   });
 
+  it("refuses a mirror whose source is not pinned by digest, naming it", async () => {
+    const { MirroredImage } = await import("../../components/mirroredImage");
+    for (const source of [
+      "upstream.test/library/redis:7",
+      "upstream.test/library/redis@sha256:abc",
+    ])
+      assert.throws(
+        () =>
+          new MirroredImage(`unpinned-${source.length}`, {
+            mirror: {
+              name: "redis",
+              source,
+              repository: "reg.test:5000/redis",
+              refs: ["reg.test:5000/redis:7"],
+              platforms: ["linux/amd64"],
+            },
+            registry: { address: "reg.test:5000", username: "u", password: "p" },
+          }),
+        new RegExp(`mirror redis: source ${source} is not pinned by digest`),
+      );
+  });
+
   it("keeps the registry password secret", async () => {
     const { PrivateRegistry } = await import("../../components/privateRegistry");
     const reg = new PrivateRegistry("r", {
