@@ -15,11 +15,12 @@ log() { printf '[local] %s\n' "$*"; }
 
 log "1/5 toolchain"
 scripts/toolchain.sh
+# Before the services: their readiness checks run lib/registry.ts through ts-node.
+[[ -d node_modules/@pulumi/pulumi ]] || { log "installing npm packages"; npm ci --no-audit --no-fund; }
 log "2/5 local services"
 scripts/local-services.sh start
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-[[ -d node_modules/@pulumi/pulumi ]] || { log "installing npm packages"; npm ci --no-audit --no-fund; }
 
 log "3/5 stand-ins for mirrored images"
 scripts/standins.sh >.local/standins.txt
